@@ -1,0 +1,3 @@
+from tui_caa.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Errors the domain and the store raise: each names what is wrong and, where it helps, the fix."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: a rule of the business was broken. `str()` is a sentence a user can read."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """A value does not have the right form (a bad phone number, an unknown slot, a bad plate)."""
+
+
+class NotFound(DomainError):
+    """The record asked for does not exist (any more)."""
+
+
+class Conflict(DomainError):
+    """The change clashes with existing data (a DDR used twice, an extension already taken)."""
+
+
+class LockedField(DomainError):
+    """The field may not change once set (the traffic source of a contact that came from a DDR)."""

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tui_caa.crm import CrmStore, open_store
+from tui_caa.phones import CallerIdRules
+
+T0 = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's own config or data, or leaks TUI_CAA_* settings."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("TUI_CAA_"):
+            monkeypatch.delenv(name)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[CrmStore]:
+    crm = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}", CallerIdRules(default_ddd="51"))
+    crm.clock = clock
+    yield crm
+    await crm.close()

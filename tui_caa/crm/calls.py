@@ -1,0 +1,121 @@
+"""Call records: written once per call and extension, read as the extension's paged history."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tui_caa.crm import rows
+from tui_caa.crm.base import StoreBase
+from tui_caa.crm.schema import call_records, contacts, customer_phones, customers
+from tui_caa.domain import (
+    CallRecord,
+    HistoryCursor,
+    HistoryFilter,
+    HistoryPage,
+    HistoryRow,
+    NotFound,
+)
+
+
+class CallOps(StoreBase):
+    async def record_call(self, record: CallRecord) -> tuple[CallRecord, bool]:
+        """Writes the record unless this call is already recorded for this extension.
+
+        Returns the stored record and whether it was written now. Safe to repeat: a call
+        replayed after a crash or a reconnect is never written twice."""
+        async with self._read() as conn:
+            existing = await _find(conn, record.pbx_call_id, record.extension)
+        if existing is not None:
+            return existing, False
+        try:
+            async with self._write() as conn:
+                record = await self._linked(conn, record)
+                result = await conn.execute(insert(call_records).values(**record.model_dump(exclude={"id"})))
+                return record.model_copy(update={"id": result.inserted_primary_key[0]}), True
+        except IntegrityError:
+            # another writer recorded the same call between our check and our insert
+            async with self._read() as conn:
+                existing = await _find(conn, record.pbx_call_id, record.extension)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def _linked(self, conn: AsyncConnection, record: CallRecord) -> CallRecord:
+        """Fills the contact opened during the call and, when only one customer has the number,
+        the customer."""
+        changes: dict[str, int] = {}
+        if record.contact_id is None:
+            found = (await conn.execute(
+                select(contacts.c.id, contacts.c.customer_id).where(contacts.c.call_id == record.pbx_call_id)
+                .order_by(contacts.c.id).limit(1)
+            )).first()
+            if found is not None:
+                changes["contact_id"], changes["customer_id"] = found
+        if record.customer_id is None and "customer_id" not in changes and record.remote_e164:
+            owners = (await conn.execute(
+                select(customer_phones.c.customer_id).where(customer_phones.c.e164 == record.remote_e164)
+                .distinct().limit(2)
+            )).scalars().all()
+            if len(owners) == 1:
+                changes["customer_id"] = owners[0]
+        return record.model_copy(update=changes) if changes else record
+
+    async def get_call(self, pbx_call_id: str, extension: str) -> CallRecord:
+        async with self._read() as conn:
+            found = await _find(conn, pbx_call_id, extension)
+        if found is None:
+            raise NotFound(f"no call {pbx_call_id} recorded for extension {extension}", field="pbx_call_id")
+        return found
+
+    async def call_history(
+        self,
+        extension: str,
+        filters: HistoryFilter | None = None,
+        *,
+        after: HistoryCursor | None = None,
+        limit: int = 50,
+    ) -> HistoryPage:
+        """One page of the extension's calls, newest first, each with its contact and customer."""
+        filters = filters or HistoryFilter()
+        c = call_records.c
+        conditions = [c.extension == extension]
+        if filters.missed_only:
+            conditions.append(c.missed.is_(True))
+        if filters.direction is not None:
+            conditions.append(c.direction == filters.direction.value)
+        if filters.since is not None:
+            conditions.append(c.started_at >= filters.since)
+        if filters.until is not None:
+            conditions.append(c.started_at < filters.until)
+        if after is not None:
+            conditions.append(or_(
+                c.started_at < after.started_at,
+                and_(c.started_at == after.started_at, c.id < after.id),
+            ))
+        query = (
+            select(call_records, customers.c.name.label("customer_name"))
+            .outerjoin(customers, customers.c.id == c.customer_id)
+            .where(*conditions)
+            .order_by(c.started_at.desc(), c.id.desc())
+            .limit(limit + 1)
+        )
+        async with self._read() as conn:
+            found = (await conn.execute(query)).mappings().all()
+        page = [
+            HistoryRow(call=rows.call_record(row), customer_name=row["customer_name"], contact_id=row["contact_id"])
+            for row in found[:limit]
+        ]
+        next_cursor = None
+        if len(found) > limit:
+            last = page[-1].call
+            next_cursor = HistoryCursor(started_at=last.started_at, id=last.id or 0)
+        return HistoryPage(rows=tuple(page), next_cursor=next_cursor)
+
+
+async def _find(conn: AsyncConnection, pbx_call_id: str, extension: str) -> CallRecord | None:
+    row = (await conn.execute(
+        select(call_records).where(call_records.c.pbx_call_id == pbx_call_id, call_records.c.extension == extension)
+    )).mappings().first()
+    return None if row is None else rows.call_record(row)

@@ -1,0 +1,119 @@
+"""Opening the CRM database: engine per backend, migrations on start, readable connection errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from tui_caa.domain.errors import DomainError
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnavailable(DomainError):
+    """The CRM database cannot be reached or used; the message says which one and why."""
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_async_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise DatabaseUnavailable(
+            f"database URL '{safe_url(url)}' is not usable: {exc}. Examples: "
+            "sqlite+aiosqlite:///path/crm.sqlite3, mysql+aiomysql://user@host/crm, "
+            "mssql+aioodbc://user@dsn",
+            field="database.url",
+        ) from exc
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailable(
+                f"CRM database {database} is unavailable: cannot create its folder {folder} "
+                f"({exc.strerror}); fix the path in database.url",
+                field="database.url",
+            ) from exc
+    engine = create_async_engine(url, connect_args={"timeout": 15})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL lets the console read while the gateway writes call records
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(_alembic_config(connection), "head")
+
+
+def _pending(connection: Connection) -> bool:
+    current = MigrationContext.configure(connection).get_current_heads()
+    head = ScriptDirectory.from_config(_alembic_config(connection)).get_heads()
+    return set(current) != set(head)
+
+
+async def migrate(engine: AsyncEngine) -> bool:
+    """Brings the schema to the newest revision, keeping all data. Returns True if it changed."""
+    try:
+        async with engine.begin() as connection:
+            if not await connection.run_sync(_pending):
+                return False
+            await connection.run_sync(_upgrade)
+            return True
+    except (DBAPIError, OSError) as exc:
+        raise unavailable(engine, exc) from exc
+
+
+def unavailable(engine: AsyncEngine, exc: BaseException) -> DatabaseUnavailable:
+    reason = getattr(exc, "orig", None) or exc
+    return DatabaseUnavailable(
+        f"CRM database {safe_url(engine.url.render_as_string(hide_password=False))} "
+        f"is unavailable: {reason}"
+    )
+
+
+async def open_database(url: str) -> AsyncEngine:
+    """An engine on a database that is reachable and migrated to the newest schema."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine

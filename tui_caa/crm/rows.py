@@ -1,0 +1,66 @@
+"""Database rows to domain records (the only place that knows both shapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tui_caa.domain import (
+    Appointment,
+    CallRecord,
+    Contact,
+    Customer,
+    PbxRegistryEntry,
+    Phone,
+    Seller,
+    TrafficSource,
+    Vehicle,
+)
+
+Row = Mapping[str, Any]
+
+
+def _pick(row: Row, model: type, drop: Iterable[str] = ()) -> dict[str, Any]:
+    skip = set(drop)
+    return {k: row[k] for k in model.model_fields if k in row and k not in skip}
+
+
+def phone(row: Row) -> Phone:
+    return Phone(slot=row["slot"], raw=row["raw"], e164=row["e164"])
+
+
+def customer(row: Row, phones: Iterable[Phone] = ()) -> Customer:
+    return Customer.model_validate({**_pick(row, Customer, drop=("phones",)), "phones": tuple(phones)})
+
+
+def vehicle(row: Row) -> Vehicle:
+    return Vehicle.model_validate(_pick(row, Vehicle))
+
+
+def contact(row: Row) -> Contact:
+    return Contact.model_validate(_pick(row, Contact))
+
+
+def appointment(row: Row) -> Appointment:
+    return Appointment.model_validate(_pick(row, Appointment))
+
+
+def call_record(row: Row) -> CallRecord:
+    return CallRecord.model_validate(_pick(row, CallRecord))
+
+
+def seller(row: Row) -> Seller:
+    return Seller.model_validate(_pick(row, Seller))
+
+
+def traffic_source(row: Row) -> TrafficSource:
+    return TrafficSource.model_validate(_pick(row, TrafficSource))
+
+
+def pbx_entry(row: Row) -> PbxRegistryEntry:
+    return PbxRegistryEntry.model_validate(_pick(row, PbxRegistryEntry))
+
+
+def secret_value(secret: Any) -> str | None:
+    """The plain text of a SecretStr, only for writing it to the database."""
+    return None if secret is None else secret.get_secret_value()

@@ -7,14 +7,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tui_caa.crm import rows
 from tui_caa.crm.base import StoreBase
 from tui_caa.crm.schema import (
-    appointments,
-    contacts,
     customer_phones,
     customers,
     phone_changes,
@@ -22,12 +20,10 @@ from tui_caa.crm.schema import (
 )
 from tui_caa.domain import (
     Customer,
-    CustomerMatch,
     InvalidInput,
     NotFound,
     Phone,
     PhoneChange,
-    PhoneLookup,
     PhoneSlot,
     Vehicle,
     normalize_plate,
@@ -35,10 +31,7 @@ from tui_caa.domain import (
 )
 from tui_caa.domain.crm import Record
 from tui_caa.domain.text import fold
-from tui_caa.phones import InvalidPhoneNumber, NumberKind, near_key, normalize
-
-MAX_MATCHES = 50  # a number on more customers than this is a switchboard, not a person
-LATEST_PER_CUSTOMER = 3
+from tui_caa.phones import near_key
 
 
 class DuplicateWarning(Record):
@@ -56,68 +49,7 @@ class CustomerSaved(Record):
 
 
 class CustomerOps(StoreBase):
-    # ---- screen pop ----
-    async def lookup_by_phone(self, number: str) -> PhoneLookup:
-        """Every customer with this number on any slot; near matches apart, as suggestions."""
-        try:
-            normalized = normalize(number, self.rules)
-        except InvalidPhoneNumber:
-            return PhoneLookup(number=number, e164=None)
-        if normalized.kind is not NumberKind.PHONE or normalized.e164 is None:
-            return PhoneLookup(number=number, e164=None)
-        e164 = normalized.e164
-        key = near_key(e164)
-        column, value = (customer_phones.c.near_key, key) if key else (customer_phones.c.e164, e164)
-        async with self._read() as conn:
-            hits = (await conn.execute(
-                select(customer_phones.c.customer_id, customer_phones.c.slot, customer_phones.c.e164)
-                .where(column == value)
-                .order_by(customer_phones.c.customer_id)
-                .limit(4 * MAX_MATCHES)
-            )).all()
-            exact_slots: dict[int, list[PhoneSlot]] = defaultdict(list)
-            near_slots: dict[int, list[PhoneSlot]] = defaultdict(list)
-            for customer_id, slot, hit_e164 in hits:
-                (exact_slots if hit_e164 == e164 else near_slots)[customer_id].append(PhoneSlot(slot))
-            for customer_id in exact_slots:
-                near_slots.pop(customer_id, None)  # exact wins when one customer has both forms
-            truncated = len(exact_slots) > MAX_MATCHES or len(hits) == 4 * MAX_MATCHES
-            exact_ids = list(exact_slots)[:MAX_MATCHES]
-            near_ids = list(near_slots)[:MAX_MATCHES]
-            details = await self._match_details(conn, exact_ids + near_ids)
-        return PhoneLookup(
-            number=number,
-            e164=e164,
-            exact=tuple(_match(details, cid, exact_slots[cid]) for cid in exact_ids),
-            near=tuple(_match(details, cid, near_slots[cid]) for cid in near_ids),
-            truncated=truncated,
-        )
-
-    async def _match_details(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        if not ids:
-            return {}
-        customers_by_id = await self._customers_by_id(conn, ids)
-        found: dict[int, dict[str, Any]] = {
-            cid: {"customer": c, "vehicles": [], "contacts": [], "appointments": []}
-            for cid, c in customers_by_id.items()
-        }
-        for row in (await conn.execute(
-            select(vehicles).where(vehicles.c.customer_id.in_(ids)).order_by(vehicles.c.id)
-        )).mappings():
-            found[row["customer_id"]]["vehicles"].append(rows.vehicle(row))
-        for table, order, key, convert in (
-            (contacts, contacts.c.created_at, "contacts", rows.contact),
-            (appointments, appointments.c.scheduled_at, "appointments", rows.appointment),
-        ):
-            rank = func.row_number().over(partition_by=table.c.customer_id, order_by=(order.desc(), table.c.id.desc()))
-            ranked = select(table, rank.label("rank")).where(table.c.customer_id.in_(ids)).subquery()
-            for row in (await conn.execute(
-                select(ranked).where(ranked.c.rank <= LATEST_PER_CUSTOMER)
-                .order_by(ranked.c.customer_id, ranked.c.rank)
-            )).mappings():
-                found[row["customer_id"]][key].append(convert(row))
-        return found
-
+    # ---- reading ----
     async def _customers_by_id(self, conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Customer]:
         phones: dict[int, list[Phone]] = defaultdict(list)
         for row in (await conn.execute(
@@ -125,10 +57,9 @@ class CustomerOps(StoreBase):
         )).mappings():
             phones[row["customer_id"]].append(rows.phone(row))
         result = await conn.execute(select(customers).where(customers.c.id.in_(ids)))
-        by_id = {row["id"]: rows.customer(row, _slot_order(phones[row["id"]])) for row in result.mappings()}
+        by_id = {row["id"]: rows.customer(row, phones[row["id"]]) for row in result.mappings()}
         return {cid: by_id[cid] for cid in ids if cid in by_id}
 
-    # ---- reading ----
     async def get_customer(self, customer_id: int) -> Customer:
         async with self._read() as conn:
             found = await self._customers_by_id(conn, [customer_id])
@@ -330,19 +261,3 @@ async def _insert_phones(conn: AsyncConnection, customer_id: int, phones: Iterab
     ]
     if values:
         await conn.execute(insert(customer_phones), values)
-
-
-def _slot_order(phones: list[Phone]) -> list[Phone]:
-    order = list(PhoneSlot)
-    return sorted(phones, key=lambda p: order.index(p.slot))
-
-
-def _match(details: dict[int, dict[str, Any]], customer_id: int, slots: list[PhoneSlot]) -> CustomerMatch:
-    found = details[customer_id]
-    return CustomerMatch(
-        customer=found["customer"],
-        matched_slots=tuple(slots),
-        vehicles=tuple(found["vehicles"]),
-        latest_contacts=tuple(found["contacts"]),
-        latest_appointments=tuple(found["appointments"]),
-    )

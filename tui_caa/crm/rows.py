@@ -12,6 +12,7 @@ from tui_caa.domain import (
     Customer,
     PbxRegistryEntry,
     Phone,
+    PhoneSlot,
     Seller,
     TrafficSource,
     Vehicle,
@@ -29,8 +30,13 @@ def phone(row: Row) -> Phone:
     return Phone(slot=row["slot"], raw=row["raw"], e164=row["e164"])
 
 
+_SLOT_ORDER = {slot: index for index, slot in enumerate(PhoneSlot)}
+
+
 def customer(row: Row, phones: Iterable[Phone] = ()) -> Customer:
-    return Customer.model_validate({**_pick(row, Customer, drop=("phones",)), "phones": tuple(phones)})
+    """Phones come in the order of the customer card: residencial, comercial, celular, recado."""
+    ordered = tuple(sorted(phones, key=lambda p: _SLOT_ORDER[p.slot]))
+    return Customer.model_validate({**_pick(row, Customer, drop=("phones",)), "phones": ordered})
 
 
 def vehicle(row: Row) -> Vehicle:

@@ -6,11 +6,12 @@ from tui_caa.crm.activity import ActivityOps
 from tui_caa.crm.calls import CallOps
 from tui_caa.crm.customers import CustomerOps
 from tui_caa.crm.database import open_database
+from tui_caa.crm.lookup import LookupOps
 from tui_caa.crm.setup import SetupOps
 from tui_caa.phones import CallerIdRules
 
 
-class CrmStore(CustomerOps, ActivityOps, CallOps, SetupOps):
+class CrmStore(LookupOps, CustomerOps, ActivityOps, CallOps, SetupOps):
     """Async, on any SQLAlchemy backend. Every method takes and returns domain records."""
 
     async def close(self) -> None:

@@ -1,0 +1,31 @@
+"""The benchmarks still run and print sane figures (small sizes; no timing is asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(module: str, *args: str, tmp_path: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)  # the figures show in CI logs with -s / on failure
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_lookup_benchmark_smoke(tmp_path: Path) -> None:
+    figures = run_bench(
+        "tests.bench.lookup", "--customers", "10000", "--lookups", "500", "--naive", "5",
+        "--db", str(tmp_path / "bench.sqlite3"), tmp_path=tmp_path,
+    )
+    assert figures["customers"] == 10_000
+    assert 20_000 < figures["phones"] < 30_000
+    assert figures["lookups"] == 500 and figures["naive_samples"] == 5
+    # 80 % of the numbers are customers' own: nearly all must be found
+    assert 0.7 < figures["matched_fraction"] <= 1.0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert figures["naive_to_indexed_p50_ratio"] > 0

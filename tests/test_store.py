@@ -348,3 +348,18 @@ async def test_reopening_keeps_data(tmp_path: Path) -> None:
     again = await open_store(url)
     assert [c.name for c in await again.search_customers("ana")] == ["Ana"]
     await again.close()
+
+
+async def test_record_call_fills_e164_from_raw_numbers(store: CrmStore) -> None:
+    recorded, _ = await store.record_call(call("raw1", remote_e164=None, remote_raw="051987654321", ddr_raw="2101-0001"))
+    assert (recorded.remote_e164, recorded.ddr_e164) == ("+5551987654321", "+555121010001")
+    hidden, _ = await store.record_call(call("raw2", remote_e164=None, remote_raw="anonymous"))
+    assert hidden.remote_e164 is None and hidden.remote_raw == "anonymous"
+
+
+async def test_created_at_is_kept_when_given_and_counts(store: CrmStore) -> None:
+    assert set((await store.record_counts()).values()) == {0}
+    imported = (await store.create_customer(Customer(name="Ana", created_at=T0 - timedelta(days=400)))).customer
+    assert imported.created_at == T0 - timedelta(days=400) == imported.updated_at
+    await store.save_seller(Seller(name="Carla", extension="1001"))
+    assert await store.record_counts() == {"customers": 1, "sellers": 1, "traffic_sources": 0, "pbx_registry_entries": 0}

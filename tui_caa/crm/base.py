@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tui_caa.crm.database import unavailable
 from tui_caa.domain.errors import InvalidInput, NotFound
-from tui_caa.phones import CallerIdRules, InvalidPhoneNumber, NormalizedNumber, normalize_phone
+from tui_caa.phones import CallerIdRules, InvalidPhoneNumber, NormalizedNumber, normalize, normalize_phone
 
 
 def utc_now() -> datetime:
@@ -51,6 +51,12 @@ class StoreBase:
             raise
         except (DBAPIError, OSError) as exc:
             raise unavailable(self.engine, exc) from exc
+
+    def _e164_or_none(self, raw: str) -> str | None:
+        try:
+            return normalize(raw, self.rules).e164
+        except InvalidPhoneNumber:
+            return None
 
     def _phone(self, raw: str, field: str) -> NormalizedNumber:
         try:

@@ -29,6 +29,7 @@ class CallOps(StoreBase):
             existing = await _find(conn, record.pbx_call_id, record.extension)
         if existing is not None:
             return existing, False
+        record = self._with_e164(record)
         try:
             async with self._write() as conn:
                 record = await self._linked(conn, record)
@@ -41,6 +42,15 @@ class CallOps(StoreBase):
             if existing is None:
                 raise
             return existing, False
+
+    def _with_e164(self, record: CallRecord) -> CallRecord:
+        """Fills the E.164 forms of the remote number and the DDR when the PBX gave them raw.
+        A caller ID that is not a phone (anonymous, an extension) simply stays without one."""
+        changes = {}
+        for raw, e164 in (("remote_raw", "remote_e164"), ("ddr_raw", "ddr_e164")):
+            if getattr(record, e164) is None and getattr(record, raw):
+                changes[e164] = self._e164_or_none(getattr(record, raw))
+        return record.model_copy(update=changes) if changes else record
 
     async def _linked(self, conn: AsyncConnection, record: CallRecord) -> CallRecord:
         """Fills the contact opened during the call and, when only one customer has the number,

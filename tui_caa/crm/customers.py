@@ -137,11 +137,11 @@ class CustomerOps(StoreBase):
         """Creates the customer; another customer with the same phone or document is only a warning
         (families share phones), returned so the agent can decide."""
         phones = self._normalized_phones(customer.phones)
-        now = self.clock()
+        created = customer.created_at or self.clock()  # given when importing from another system
         async with self._write() as conn:
             warnings = await self._duplicates(conn, customer, [p.e164 for p in phones if p.e164])
             result = await conn.execute(insert(customers).values(
-                **_customer_columns(customer), created_at=now, updated_at=now,
+                **_customer_columns(customer), created_at=created, updated_at=customer.updated_at or created,
             ))
             customer_id = result.inserted_primary_key[0]
             await _insert_phones(conn, customer_id, phones)

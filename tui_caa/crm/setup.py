@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tui_caa.crm import rows
 from tui_caa.crm.base import StoreBase
-from tui_caa.crm.schema import pbx_registry, sellers, settings, traffic_sources
+from tui_caa.crm.schema import customers, pbx_registry, sellers, settings, traffic_sources
 from tui_caa.domain import Conflict, NotFound, PbxRegistryEntry, Seller, TrafficSource
 from tui_caa.phones import display
 
@@ -18,6 +18,15 @@ TELEPHONY_ENABLED = "telephony_enabled"
 
 
 class SetupOps(StoreBase):
+    async def record_counts(self) -> dict[str, int]:
+        """How many customers, sellers, traffic sources and PBX entries there are (0 everywhere:
+        a new, empty CRM)."""
+        tables = {"customers": customers, "sellers": sellers, "traffic_sources": traffic_sources,
+                  "pbx_registry_entries": pbx_registry}
+        async with self._read() as conn:
+            return {name: (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                    for name, table in tables.items()}
+
     # ---- module switch ("Utilizar serviços de integração com centrais telefônicas") ----
     async def telephony_enabled(self) -> bool:
         async with self._read() as conn:

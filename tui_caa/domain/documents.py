@@ -33,6 +33,12 @@ def cpf_with_check_digits(first_nine: str) -> str:
     return first_nine + first + _cpf_check_digit(first_nine + first)
 
 
+def cnpj_with_check_digits(first_twelve: str) -> str:
+    """Completes a 12-digit CNPJ base (8 digits of the company + 4 of the branch)."""
+    first = _cnpj_check_digit(first_twelve)
+    return first_twelve + first + _cnpj_check_digit(first_twelve + first)
+
+
 def parse_document(text: str) -> tuple[DocumentKind, str]:
     """Returns the kind and the bare digits of a CPF or CNPJ, or raises ValueError saying why."""
     digits = _digits(text)
@@ -43,8 +49,7 @@ def parse_document(text: str) -> tuple[DocumentKind, str]:
         valid = digits[9:] == cpf_with_check_digits(digits[:9])[9:]
     elif len(digits) == 14:
         kind = DocumentKind.CNPJ
-        first = _cnpj_check_digit(digits[:12])
-        valid = digits[12:] == first + _cnpj_check_digit(digits[:12] + first)
+        valid = digits == cnpj_with_check_digits(digits[:12])
     else:
         raise ValueError(f"'{text}' has {len(digits)} digits; a CPF has 11 and a CNPJ 14")
     if len(set(digits)) == 1:

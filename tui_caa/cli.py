@@ -1,0 +1,72 @@
+"""The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `db`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from tui_caa import __version__
+from tui_caa.config import ConfigError, Settings, load_settings
+from tui_caa.domain.errors import DomainError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-caa",
+        description="CTI console for dealership CRMs. Without a command: start the console.",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-caa {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="settings file (default: config.toml in the user config dir)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    phone = commands.add_parser("phone", help="Brazilian phone number tools").add_subparsers(
+        dest="phone_command", metavar="ACTION", required=True)
+    normalize = phone.add_parser("normalize", help="print the E.164 form of a caller ID or typed number")
+    normalize.add_argument("number", help="the number as the PBX sends it or a person types it")
+    normalize.add_argument("--ddd", help="area code for numbers without one (default: the configured ddd)")
+    normalize.add_argument("--explain", action="store_true", help="also print type, rule, display and dial string")
+
+    db = commands.add_parser("db", help="the CRM database").add_subparsers(
+        dest="db_command", metavar="ACTION", required=True)
+    db.add_parser("init", help="create the database or migrate it to the newest schema (keeps all data)")
+    demo = db.add_parser("demo", help="fill an empty database with a realistic demo dealership")
+    demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
+    demo.add_argument("--customers", type=int, default=500, help="how many customers (default 500)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"tui-caa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    handler = _handler(args)
+    try:
+        return handler(args, settings)
+    except DomainError as exc:
+        print(f"tui-caa: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings], int]:
+    # imported on demand so `tui-caa phone normalize` does not load the database stack
+    if args.command == "phone":
+        from tui_caa.commands.phone import normalize_command
+
+        return normalize_command
+    if args.command == "db":
+        from tui_caa.commands import db
+
+        return {"init": db.init_command, "demo": db.demo_command}[args.db_command]
+    from tui_caa.commands.start import start_command
+
+    return lambda a, s: asyncio.run(start_command(a, s))

@@ -126,6 +126,15 @@ class CallTransferred(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallParked(CallEvent):
+    """The call left this extension for a parking slot, where any extension may pick it up."""
+
+    type: ClassVar[str] = "call_parked"
+    state: ClassVar[CallState] = CallState.ENDED
+    slot: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(CallEvent):
     type: ClassVar[str] = "call_ended"
     state: ClassVar[CallState] = CallState.ENDED

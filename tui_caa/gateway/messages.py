@@ -1,0 +1,53 @@
+"""What a console receives from the gateway: plain, serialisable data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from tui_caa.domain import PhoneLookup, TrafficSource
+from tui_caa.domain.events import PbxEvent, PbxSnapshot
+
+
+class LinkState(StrEnum):
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"  # lost, or resyncing: commands are refused until connected
+    DOWN = "down"  # cannot connect at all (wrong address, PBX off…); retried with backoff
+
+
+@dataclass(frozen=True, slots=True)
+class PbxUpdate:
+    """One event of the PBX. A ring carries the DDR's traffic source at once (from memory)."""
+
+    event: PbxEvent
+    traffic_source: TrafficSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenPop:
+    """The customers that have the caller's number, looked up once per call for every console."""
+
+    extension: str
+    call_id: str
+    lookup: PhoneLookup | None
+    traffic_source: TrafficSource | None = None
+    error: str | None = None  # the CRM could not be asked (the pop shows the raw number only)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    state: LinkState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    """The whole picture a console may trust: sent first, after every PBX resync, and to a
+    console that fell behind instead of the events it missed."""
+
+    pbx: PbxSnapshot
+    link: LinkState
+    pops: dict[str, ScreenPop] = field(default_factory=dict)  # by call id, for calls under way
+
+
+GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot

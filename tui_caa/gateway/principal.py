@@ -1,0 +1,38 @@
+"""Who is asking the gateway for something, and what they may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tui_caa.domain.errors import DomainError
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+class NotAllowed(DomainError):
+    """The command is refused for this user; the message says why."""
+
+
+class Reconnecting(DomainError):
+    """The PBX link is down or being resynced; commands wait for it to come back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    extension: str | None = None  # the phone this user sits at (supervisors may have one too)
+    name: str = ""
+
+    def own_extension(self) -> str:
+        if not self.extension:
+            raise NotAllowed("you have no extension: set `extension` in the settings or pass --extension",
+                             field="extension")
+        return self.extension
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role is Role.SUPERVISOR

@@ -1,0 +1,169 @@
+"""The one interface every PBX family implements (simulator, Asterisk, Dígitro, Planetfone, ForIP).
+
+A driver holds the only connection to its PBX. It reports what happens as domain events
+(`events()`), tells what is going on right now (`snapshot()`, asked after every (re)connect) and
+carries out commands. `capabilities` says which commands the PBX really supports; the others
+raise `Unsupported` with the PBX's name, so the console can grey them out and say why."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+from tui_caa.domain.errors import DomainError
+from tui_caa.domain.events import PbxEvent, PbxSnapshot
+from tui_caa.domain.telephony import Capability
+
+
+class PbxError(DomainError):
+    """The PBX refused or failed a command; the message says what the PBX said."""
+
+
+class Unsupported(PbxError):
+    """The command is not available on this PBX (or not configured)."""
+
+
+class NotConnected(PbxError):
+    """There is no working connection to the PBX right now."""
+
+
+class PbxDriver(ABC):
+    #: the name of this family, as in the config and the entry point ("simulator", "asterisk"…)
+    kind: ClassVar[str]
+    #: what a person reads: "Asterisk", "Dígitro"…
+    label: ClassVar[str]
+
+    capabilities: frozenset[Capability] = frozenset()
+
+    # ---- the connection ----
+    @abstractmethod
+    async def connect(self) -> None:
+        """Connects and logs in; raises PbxError with the reason when it cannot."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def events(self) -> AsyncIterator[PbxEvent]:
+        """Every event from now on, for as long as the driver is open. Reconnections show up as
+        DriverDisconnected … DriverConnected, DriverResynced; nothing is replayed."""
+
+    @abstractmethod
+    async def snapshot(self) -> PbxSnapshot:
+        """The extensions and the calls under way, as the PBX sees them now."""
+
+    # ---- commands: each checks the capability, then runs the driver's own `_…` method ----
+    async def dial(self, extension: str, number: str) -> str:
+        """Calls `number` (a dial string for this PBX) from `extension`; returns the call id."""
+        self.require(Capability.DIAL)
+        return await self._dial(extension, number)
+
+    async def answer(self, extension: str, call_id: str) -> None:
+        self.require(Capability.ANSWER)
+        await self._answer(extension, call_id)
+
+    async def hangup(self, extension: str, call_id: str) -> None:
+        self.require(Capability.HANGUP)
+        await self._hangup(extension, call_id)
+
+    async def blind_transfer(self, extension: str, call_id: str, target: str) -> None:
+        self.require(Capability.BLIND_TRANSFER)
+        await self._blind_transfer(extension, call_id, target)
+
+    async def consult(self, extension: str, call_id: str, target: str) -> None:
+        """Starts an attended transfer: the call is held while `target` is called."""
+        self.require(Capability.ATTENDED_TRANSFER)
+        await self._consult(extension, call_id, target)
+
+    async def complete_transfer(self, extension: str, call_id: str) -> None:
+        self.require(Capability.ATTENDED_TRANSFER)
+        await self._complete_transfer(extension, call_id)
+
+    async def cancel_transfer(self, extension: str, call_id: str) -> None:
+        self.require(Capability.ATTENDED_TRANSFER)
+        await self._cancel_transfer(extension, call_id)
+
+    async def hold(self, extension: str, call_id: str) -> None:
+        self.require(Capability.HOLD)
+        await self._hold(extension, call_id)
+
+    async def resume(self, extension: str, call_id: str) -> None:
+        self.require(Capability.HOLD)
+        await self._resume(extension, call_id)
+
+    async def send_dtmf(self, extension: str, call_id: str, digits: str) -> None:
+        self.require(Capability.DTMF)
+        await self._send_dtmf(extension, call_id, digits)
+
+    async def park(self, extension: str, call_id: str) -> str:
+        """Parks the call; returns the parking slot to pick it up from."""
+        self.require(Capability.PARK)
+        return await self._park(extension, call_id)
+
+    async def pickup(self, extension: str, slot_or_extension: str) -> None:
+        """Picks up a parked call (by slot) or a call ringing at another extension."""
+        self.require(Capability.PICKUP)
+        await self._pickup(extension, slot_or_extension)
+
+    async def play_recording(self, recording_ref: str, number: str) -> str:
+        """Calls `number` and plays the recording when answered; returns the new call's id."""
+        self.require(Capability.PLAY_RECORDING)
+        return await self._play_recording(recording_ref, number)
+
+    async def monitor(self, mode: Capability, supervisor_extension: str, target_extension: str) -> None:
+        """Listen, whisper (speak to the agent only) or barge (speak to both)."""
+        if mode not in (Capability.LISTEN, Capability.WHISPER, Capability.BARGE):
+            raise ValueError(f"{mode} is not a monitoring mode")
+        self.require(mode)
+        await self._monitor(mode, supervisor_extension, target_extension)
+
+    def require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise Unsupported(
+                f"{capability.value.replace('_', ' ')} is not supported by {self.label}",
+                field=capability.value,
+            )
+
+    # ---- what a driver implements for the capabilities it declares ----
+    async def _dial(self, extension: str, number: str) -> str:
+        raise Unsupported(f"dial is not implemented by {self.label}")
+
+    async def _answer(self, extension: str, call_id: str) -> None:
+        raise Unsupported(f"answer is not implemented by {self.label}")
+
+    async def _hangup(self, extension: str, call_id: str) -> None:
+        raise Unsupported(f"hang up is not implemented by {self.label}")
+
+    async def _blind_transfer(self, extension: str, call_id: str, target: str) -> None:
+        raise Unsupported(f"blind transfer is not implemented by {self.label}")
+
+    async def _consult(self, extension: str, call_id: str, target: str) -> None:
+        raise Unsupported(f"attended transfer is not implemented by {self.label}")
+
+    async def _complete_transfer(self, extension: str, call_id: str) -> None:
+        raise Unsupported(f"attended transfer is not implemented by {self.label}")
+
+    async def _cancel_transfer(self, extension: str, call_id: str) -> None:
+        raise Unsupported(f"attended transfer is not implemented by {self.label}")
+
+    async def _hold(self, extension: str, call_id: str) -> None:
+        raise Unsupported(f"hold is not implemented by {self.label}")
+
+    async def _resume(self, extension: str, call_id: str) -> None:
+        raise Unsupported(f"hold is not implemented by {self.label}")
+
+    async def _send_dtmf(self, extension: str, call_id: str, digits: str) -> None:
+        raise Unsupported(f"DTMF is not implemented by {self.label}")
+
+    async def _park(self, extension: str, call_id: str) -> str:
+        raise Unsupported(f"park is not implemented by {self.label}")
+
+    async def _pickup(self, extension: str, slot_or_extension: str) -> None:
+        raise Unsupported(f"pickup is not implemented by {self.label}")
+
+    async def _play_recording(self, recording_ref: str, number: str) -> str:
+        raise Unsupported(f"playing recordings is not implemented by {self.label}")
+
+    async def _monitor(self, mode: Capability, supervisor_extension: str, target_extension: str) -> None:
+        raise Unsupported(f"{mode.value} is not implemented by {self.label}")

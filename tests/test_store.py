@@ -363,3 +363,12 @@ async def test_created_at_is_kept_when_given_and_counts(store: CrmStore) -> None
     assert imported.created_at == T0 - timedelta(days=400) == imported.updated_at
     await store.save_seller(Seller(name="Carla", extension="1001"))
     assert await store.record_counts() == {"customers": 1, "sellers": 1, "traffic_sources": 0, "pbx_registry_entries": 0}
+
+
+async def test_sample_and_shared_numbers(store: CrmStore) -> None:
+    for index in range(10):
+        await store.create_customer(person(f"C{index}", mobile=f"51 98765-43{index:02}"))
+    await store.create_customer(person("Irmã", message="51 98765-4300"))
+    sample = await store.sample_phone_numbers(limit=4)
+    assert len(sample) == 4 and all(n.startswith("+55519876543") for n in sample)
+    assert await store.shared_phone_numbers() == ["+5551987654300"]

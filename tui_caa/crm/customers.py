@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tui_caa.crm import rows
@@ -131,6 +131,27 @@ class CustomerOps(StoreBase):
             ):
                 warnings.append(DuplicateWarning(field="phone", value=e164, customer_id=cid, customer_name=name))
         return warnings
+
+    async def sample_phone_numbers(self, limit: int = 200) -> list[str]:
+        """E.164 numbers of customers, spread over the whole table (the PBX simulator calls from them)."""
+        async with self._read() as conn:
+            top = (await conn.execute(select(func.max(customer_phones.c.id)))).scalar() or 0
+            step = max(top // max(limit, 1), 1)
+            result = await conn.execute(
+                select(customer_phones.c.e164).where(customer_phones.c.id % step == 0)
+                .order_by(customer_phones.c.id).limit(limit)
+            )
+            return list(result.scalars())
+
+    async def shared_phone_numbers(self, limit: int = 50) -> list[str]:
+        """Numbers that more than one customer has (families, a company's switchboard)."""
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(customer_phones.c.e164).group_by(customer_phones.c.e164)
+                .having(func.count(func.distinct(customer_phones.c.customer_id)) > 1)
+                .order_by(customer_phones.c.e164).limit(limit)
+            )
+            return list(result.scalars())
 
     # ---- writing ----
     async def create_customer(self, customer: Customer) -> CustomerSaved:

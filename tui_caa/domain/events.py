@@ -123,6 +123,7 @@ class CallTransferred(CallEvent):
     state: ClassVar[CallState] = CallState.ENDED
     target: str = ""
     attended: bool = False
+    recording_ref: str | None = None  # of the part this extension talked, if recorded
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +133,7 @@ class CallParked(CallEvent):
     type: ClassVar[str] = "call_parked"
     state: ClassVar[CallState] = CallState.ENDED
     slot: str = ""
+    recording_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -106,7 +106,7 @@ class PbxState:
                 return _record(call, event.at, event.disposition, event.recording_ref)
             case CallTransferred() | CallParked():
                 self.calls.pop(key, None)
-                return _record(call, event.at, Disposition.TRANSFERRED)
+                return _record(call, event.at, Disposition.TRANSFERRED, event.recording_ref)
             case CallAnswered() | CallResumed():
                 call = replace(call, state=CallState.ACTIVE, answered_at=call.answered_at or event.at)
             case CallHeld():

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tui_caa.domain.errors import DomainError
 from tui_caa.domain.events import PbxEvent, PbxSnapshot
+from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability
 
 
@@ -36,6 +37,11 @@ class PbxDriver(ABC):
 
     capabilities: frozenset[Capability] = frozenset()
 
+    @classmethod
+    @abstractmethod
+    def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> PbxDriver:
+        """The driver for a PBX registry entry; `options` are the family's own settings."""
+
     # ---- the connection ----
     @abstractmethod
     async def connect(self) -> None:
@@ -46,8 +52,10 @@ class PbxDriver(ABC):
 
     @abstractmethod
     def events(self) -> AsyncIterator[PbxEvent]:
-        """Every event from now on, for as long as the driver is open. Reconnections show up as
-        DriverDisconnected … DriverConnected, DriverResynced; nothing is replayed."""
+        """Every event from now on, for as long as the driver is open, to one reader (the gateway).
+        Reconnections show up as DriverDisconnected … DriverConnected, DriverResynced; nothing is
+        replayed. A reader that falls far behind gets that same resync sequence instead of a backlog
+        that grows without end."""
 
     @abstractmethod
     async def snapshot(self) -> PbxSnapshot:

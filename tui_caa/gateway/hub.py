@@ -72,6 +72,16 @@ class Subscription:
             batch.append(self._items.popleft())
         return batch
 
+    def drain_nowait(self) -> list[GatewayMessage]:
+        """Whatever is waiting, without waiting (a snapshot first if one is due)."""
+        batch: list[GatewayMessage] = []
+        if self._needs_snapshot and not self.closed:
+            self._needs_snapshot = False
+            batch.append(self._hub.snapshot_for(self.extension))
+        batch.extend(self._items)
+        self._items.clear()
+        return batch
+
     def __aiter__(self) -> AsyncIterator[GatewayMessage]:
         return self
 

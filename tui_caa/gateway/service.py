@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOOKUPS_AT_ONCE = 8  # a burst of rings must not open every CRM connection at the same time
+SCREEN_POP_TASK = "screen pop"
 
 
 class Gateway:
@@ -87,6 +88,11 @@ class Gateway:
 
     async def wait_connected(self) -> None:
         await self._connected.wait()
+
+    async def lookups_done(self) -> None:
+        """Waits for the screen pops being looked up now (tests; orderly shutdown)."""
+        pending = [t for t in self._tasks if t.get_name().startswith(SCREEN_POP_TASK)]
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _spawn(self, coroutine: Awaitable[None], name: str) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
@@ -201,7 +207,7 @@ class Gateway:
             return
         if event.direction is not Direction.INBOUND:
             return
-        self._spawn(self._look_up(event, source), f"screen pop {event.call_id}")
+        self._spawn(self._look_up(event, source), f"{SCREEN_POP_TASK} {event.call_id}")
 
     async def _look_up(self, event: CallRinging, source: TrafficSource | None) -> None:
         assert event.extension and event.call_id

@@ -11,6 +11,8 @@ from tui_caa.phones import CallerIdRules
 
 T0 = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
 
+pytest_plugins = ["tests.gateway_fixtures"]  # the `rig` fixture: a gateway on the scripted simulator
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

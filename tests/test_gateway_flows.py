@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway_fixtures import Rig, make_rig, rig  # noqa: F401 - the fixture
+from tests.gateway_fixtures import Rig, make_rig
 from tui_caa.crm import CrmStore, DatabaseUnavailable
 from tui_caa.domain import Capability, Contact, Direction, Disposition, HistoryFilter
 from tui_caa.domain.events import (
@@ -177,7 +177,7 @@ async def test_slow_console_gets_a_snapshot_instead_of_what_it_missed(rig: Rig) 
     slow = rig.gateway.subscribe(rig.sessions["1001"].principal, backlog=3)
     assert isinstance(slow.drain_nowait()[0], StateSnapshot)
     for _ in range(3):
-        call_id = await rig.ring("1001", "051987654321")
+        await rig.ring("1001", "051987654321")
         await rig.settle(30)
     got = slow.drain_nowait()
     assert isinstance(got[0], StateSnapshot) and slow.overflows >= 1

@@ -46,6 +46,37 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded demo CRM, built once per test run."""
+    import asyncio
+
+    from tui_caa.crm.demo import DEMO_DDD, load_demo
+
+    path = tmp_path_factory.mktemp("demo") / "crm.sqlite3"
+
+    async def build() -> None:
+        crm = await open_store(f"sqlite+aiosqlite:///{path}", CallerIdRules(default_ddd=DEMO_DDD))
+        await load_demo(crm, now=T0)
+        await crm.close()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture
+def demo_database(demo_template: Path, isolated_env: None) -> Path:
+    """A copy of the demo CRM where the embedded default looks for it (the user data folder)."""
+    import shutil
+
+    from tui_caa import locations
+
+    target = locations.data_dir() / "crm.sqlite3"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(demo_template, target)
+    return target
+
+
 @pytest.fixture
 async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[CrmStore]:
     crm = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}", CallerIdRules(default_ddd="51"))

@@ -121,3 +121,32 @@ def test_db_demo_fills_an_empty_database_and_refuses_a_used_one(run, tmp_path: P
     refused = run("db", "demo", env=env)
     assert refused.returncode == 1
     assert "already has data (40 customers" in refused.stderr and "never polluted" in refused.stderr
+
+
+def test_pbx_check_on_the_embedded_simulator(run, demo_database) -> None:
+    result = run("pbx", "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: connected to Simulador (built in); 10 extensions, 0 calls under way")
+    assert "capabilities: answer, attended_transfer, barge" in result.stdout
+
+
+def test_pbx_check_names_an_unknown_family_and_a_bad_option(run, demo_database) -> None:
+    result = run("pbx", "check", "--pbx", "nosuchpbx", "--host", "127.0.0.1", "--port", "5038")
+    assert result.returncode == 1
+    assert "PBX options: --pbx: Input should be 'digitro', 'planetfone', 'forip', 'asterisk' or 'simulator'" in result.stderr
+    result = run("pbx", "check", "--pbx", "digitro", "--host", "10.0.0.1", "--port", "80")
+    assert result.returncode == 1
+    assert "PBX options: a digitro PBX needs account, route" in result.stderr
+
+
+def test_pbx_events_json_lines_have_the_documented_keys(run, demo_database) -> None:
+    import json
+
+    result = run("pbx", "events", "--json", "--count", "6", "--rate", "600")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 6 and rows[0]["type"] == "driver_connected"
+    for row in rows:
+        assert {"type", "extension", "call_id", "direction", "number", "ddr", "state", "disposition", "at"} <= set(row)
+    ringing = [row for row in rows if row["type"] == "call_ringing"]
+    assert ringing and all(row["direction"] == "in" and row["state"] == "ringing" for row in ringing)

@@ -31,6 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     normalize.add_argument("--ddd", help="area code for numbers without one (default: the configured ddd)")
     normalize.add_argument("--explain", action="store_true", help="also print type, rule, display and dial string")
 
+    pbx = commands.add_parser("pbx", help="the PBX connection").add_subparsers(
+        dest="pbx_command", metavar="ACTION", required=True)
+    from tui_caa.commands.pbx import add_pbx_options
+
+    check = pbx.add_parser("check", help="connect and log in to the PBX, and say why when it fails")
+    add_pbx_options(check)
+    events = pbx.add_parser("events", help="print the PBX's events as they happen")
+    add_pbx_options(events)
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--count", type=int, default=0, help="stop after this many events")
+    events.add_argument("--rate", type=float, default=6.0,
+                        help="simulator only: inbound calls per minute (default 6)")
+
     db = commands.add_parser("db", help="the CRM database").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
     db.add_parser("init", help="create the database or migrate it to the newest schema (keeps all data)")
@@ -63,6 +76,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands.phone import normalize_command
 
         return normalize_command
+    if args.command == "pbx":
+        from tui_caa.commands import pbx
+
+        return {"check": pbx.check_command, "events": pbx.events_command}[args.pbx_command]
     if args.command == "db":
         from tui_caa.commands import db
 

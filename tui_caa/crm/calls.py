@@ -79,6 +79,16 @@ class CallOps(StoreBase):
             raise NotFound(f"no call {pbx_call_id} recorded for extension {extension}", field="pbx_call_id")
         return found
 
+    async def recordings(self, limit: int = 1000) -> list[tuple[str, int]]:
+        """(recording reference, talk seconds) of the newest recorded calls."""
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(call_records.c.recording_ref, call_records.c.talk_seconds)
+                .where(call_records.c.recording_ref.is_not(None))
+                .order_by(call_records.c.started_at.desc()).limit(limit)
+            )
+            return [(ref, seconds) for ref, seconds in result]
+
     async def call_history(
         self,
         extension: str,

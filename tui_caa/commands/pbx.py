@@ -1,0 +1,107 @@
+"""`tui-caa pbx events` and `tui-caa pbx check`: what the PBX sends, and whether we can log in."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from pydantic import SecretStr
+
+from tui_caa.commands.db import open_demo_ready_store
+from tui_caa.config import Settings
+from tui_caa.domain.events import PbxEvent, event_json
+from tui_caa.gateway.factory import PbxOverride, make_driver, pbx_entry
+from tui_caa.pbx.base import PbxDriver, PbxError
+
+CONNECT_TIMEOUT = 15.0
+
+
+def add_pbx_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pbx", metavar="KIND", help="PBX family for this run (simulator, asterisk, …)")
+    parser.add_argument("--host", help="PBX address")
+    parser.add_argument("--port", type=int, help="PBX port")
+    parser.add_argument("--user", help="login (AMI user, API e-mail…)")
+    parser.add_argument("--secret", help="password or API key (prefer the CRM's PBX registry: no shell history)")
+    parser.add_argument("--url", help="base URL, for PBXs reached over HTTP")
+
+
+def override_from(args: argparse.Namespace) -> PbxOverride:
+    return PbxOverride(kind=args.pbx, host=args.host, port=args.port, user=args.user,
+                       secret=SecretStr(args.secret) if args.secret else None, url=args.url)
+
+
+async def _open_driver(args: argparse.Namespace, settings: Settings) -> tuple[PbxDriver, str]:
+    store, _ = await open_demo_ready_store(settings)
+    try:
+        entry = await pbx_entry(store, override_from(args))
+        options = {}
+        if entry.kind == "simulator":
+            from tui_caa.pbx.sim import SimTraffic
+
+            options["traffic"] = SimTraffic(calls_per_minute=args.rate) if hasattr(args, "rate") else SimTraffic()
+        driver = await make_driver(entry, store, settings, **options)
+    finally:
+        await store.close()
+    where = f"{entry.address}:{entry.port}" if entry.address else "built in"
+    return driver, f"{driver.label} ({where})"
+
+
+def check_command(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_check(args, settings))
+
+
+async def _check(args: argparse.Namespace, settings: Settings) -> int:
+    driver, name = await _open_driver(args, settings)
+    try:
+        await asyncio.wait_for(driver.connect(), CONNECT_TIMEOUT)
+        snapshot = await driver.snapshot()
+    except TimeoutError:
+        print(f"FAILED: {name} did not answer within {CONNECT_TIMEOUT:.0f} s", file=sys.stderr)
+        return 1
+    except (PbxError, OSError) as exc:
+        print(f"FAILED: {name}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await driver.close()
+    capabilities = ", ".join(sorted(c.value for c in driver.capabilities)) or "none"
+    print(f"OK: connected to {name}; {len(snapshot.extensions)} extensions, {len(snapshot.calls)} calls under way")
+    print(f"capabilities: {capabilities}")
+    return 0
+
+
+def events_command(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_events(args, settings))
+
+
+async def _events(args: argparse.Namespace, settings: Settings) -> int:
+    driver, name = await _open_driver(args, settings)
+    try:
+        await asyncio.wait_for(driver.connect(), CONNECT_TIMEOUT)
+    except (TimeoutError, PbxError, OSError) as exc:
+        print(f"FAILED: {name}: {exc or 'no answer'}", file=sys.stderr)
+        await driver.close()
+        return 1
+    print(f"connected to {name}; Ctrl+C stops", file=sys.stderr)
+    shown = 0
+    try:
+        async for event in driver.events():
+            print(json.dumps(event_json(event), ensure_ascii=False) if args.json else _line(event), flush=True)
+            shown += 1
+            if args.count and shown >= args.count:
+                break
+    finally:
+        await driver.close()
+    return 0
+
+
+def _line(event: PbxEvent) -> str:
+    row = event_json(event)
+    parts = [event.at.astimezone().strftime("%H:%M:%S"), row["type"]]
+    parts += [f"{key}={row[key]}" for key in ("extension", "call_id", "direction", "number", "ddr", "state",
+                                              "disposition") if row.get(key)]
+    parts += [f"{key}={value}" for key, value in row.items()
+              if key not in ("type", "extension", "call_id", "direction", "number", "ddr", "state", "disposition",
+                             "at") and value not in (None, "", False)]
+    return "  ".join(parts)

@@ -209,19 +209,19 @@ async def test_reconnect_resyncs_records_what_ended_meanwhile_and_never_replays_
 
 async def test_database_down_then_up_loses_no_call(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     down = True
-    real_record, real_lookup = rig.store.record_call, rig.store.lookup_by_phone
+    real_record, real_lookup = rig.store.record_calls, rig.store.lookup_by_phone
 
-    async def record_call(record):  # type: ignore[no-untyped-def]
+    async def record_calls(records):  # type: ignore[no-untyped-def]
         if down:
             raise DatabaseUnavailable("CRM database crm@db is unavailable: connection refused")
-        return await real_record(record)
+        return await real_record(records)
 
     async def lookup(number):  # type: ignore[no-untyped-def]
         if down:
             raise DatabaseUnavailable("CRM database crm@db is unavailable: connection refused")
         return await real_lookup(number)
 
-    monkeypatch.setattr(rig.store, "record_call", record_call)
+    monkeypatch.setattr(rig.store, "record_calls", record_calls)
     monkeypatch.setattr(rig.store, "lookup_by_phone", lookup)
     agent = rig.sessions["1001"]
     ids = []

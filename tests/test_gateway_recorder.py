@@ -20,10 +20,13 @@ class FlakyStore:
         self.store, self.down, self.attempts = store, False, 0
 
     async def record_call(self, record: CallRecord):  # type: ignore[no-untyped-def]
+        return (await self.record_calls([record]))[0]
+
+    async def record_calls(self, records: list[CallRecord]):  # type: ignore[no-untyped-def]
         self.attempts += 1
         if self.down:
             raise DatabaseUnavailable("CRM database is unavailable: connection refused")
-        return await self.store.record_call(record)
+        return await self.store.record_calls(records)
 
 
 def record(n: int) -> CallRecord:
@@ -69,10 +72,10 @@ async def test_records_left_by_a_crash_are_written_once_on_restart(store: CrmSto
 
 async def test_a_record_the_crm_refuses_is_kept_apart_and_does_not_block(store: CrmStore, tmp_path: Path) -> None:
     class Refusing(FlakyStore):
-        async def record_call(self, record: CallRecord):  # type: ignore[no-untyped-def]
-            if record.pbx_call_id == "c1":
+        async def record_calls(self, records: list[CallRecord]):  # type: ignore[no-untyped-def]
+            if any(r.pbx_call_id == "c1" for r in records):
                 raise ValueError("nonsense from the CRM")
-            return await super().record_call(record)
+            return await super().record_calls(records)
 
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     recorder = CallRecorder(Refusing(store), outbox, ManualClock(T0))  # type: ignore[arg-type]

@@ -372,3 +372,11 @@ async def test_sample_and_shared_numbers(store: CrmStore) -> None:
     sample = await store.sample_phone_numbers(limit=4)
     assert len(sample) == 4 and all(n.startswith("+55519876543") for n in sample)
     assert await store.shared_phone_numbers() == ["+5551987654300"]
+
+
+async def test_record_calls_in_one_batch_skips_what_is_there_and_repeats_within(store: CrmStore) -> None:
+    await store.record_call(call("a"))
+    results = await store.record_calls([call("a"), call("b"), call("b"), call("c", extension="1002")])
+    assert [(r.pbx_call_id, r.extension, created) for r, created in results] == [
+        ("a", "1001", False), ("b", "1001", True), ("b", "1001", False), ("c", "1002", True)]
+    assert len({r.id for r, _ in results}) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,23 +27,39 @@ class CallOps(StoreBase):
 
         Returns the stored record and whether it was written now. Safe to repeat: a call
         replayed after a crash or a reconnect is never written twice."""
-        async with self._read() as conn:
-            existing = await _find(conn, record.pbx_call_id, record.extension)
-        if existing is not None:
-            return existing, False
-        record = self._with_e164(record)
+        return (await self.record_calls([record]))[0]
+
+    async def record_calls(self, records: Sequence[CallRecord]) -> list[tuple[CallRecord, bool]]:
+        """`record_call` for many records in one transaction (an outbox replayed after an outage)."""
+        records = [self._with_e164(record) for record in records]
         try:
             async with self._write() as conn:
-                record = await self._linked(conn, record)
-                result = await conn.execute(insert(call_records).values(**record.model_dump(exclude={"id"})))
-                return record.model_copy(update={"id": result.inserted_primary_key[0]}), True
+                stored = await _find_many(conn, [(r.pbx_call_id, r.extension) for r in records])
+                fresh = list({(r.pbx_call_id, r.extension): r for r in records if
+                              (r.pbx_call_id, r.extension) not in stored}.values())
+                if fresh:
+                    linked = await self._linked(conn, fresh)
+                    await conn.execute(insert(call_records), [r.model_dump(exclude={"id"}) for r in linked])
+                    written = await _find_many(conn, [(r.pbx_call_id, r.extension) for r in fresh])
+                else:
+                    written = {}
         except IntegrityError:
-            # another writer recorded the same call between our check and our insert
-            async with self._read() as conn:
-                existing = await _find(conn, record.pbx_call_id, record.extension)
-            if existing is None:
-                raise
-            return existing, False
+            # another writer recorded one of these calls between our check and our insert
+            if len(records) == 1:
+                async with self._read() as conn:
+                    again = await _find_many(conn, [(records[0].pbx_call_id, records[0].extension)])
+                if not again:
+                    raise
+                return [(next(iter(again.values())), False)]
+            return [await self.record_call(record) for record in records]
+        seen: set[tuple[str, str]] = set()
+        results = []
+        for record in records:
+            key = (record.pbx_call_id, record.extension)
+            created = key in written and key not in seen
+            seen.add(key)
+            results.append((written[key] if key in written else stored[key], created))
+        return results
 
     def _with_e164(self, record: CallRecord) -> CallRecord:
         """Fills the E.164 forms of the remote number and the DDR when the PBX gave them raw.
@@ -52,25 +70,34 @@ class CallOps(StoreBase):
                 changes[e164] = self._e164_or_none(getattr(record, raw))
         return record.model_copy(update=changes) if changes else record
 
-    async def _linked(self, conn: AsyncConnection, record: CallRecord) -> CallRecord:
-        """Fills the contact opened during the call and, when only one customer has the number,
+    async def _linked(self, conn: AsyncConnection, records: list[CallRecord]) -> list[CallRecord]:
+        """Fills the contact opened during each call and, when only one customer has the number,
         the customer."""
-        changes: dict[str, int] = {}
-        if record.contact_id is None:
-            found = (await conn.execute(
-                select(contacts.c.id, contacts.c.customer_id).where(contacts.c.call_id == record.pbx_call_id)
-                .order_by(contacts.c.id).limit(1)
-            )).first()
-            if found is not None:
-                changes["contact_id"], changes["customer_id"] = found
-        if record.customer_id is None and "customer_id" not in changes and record.remote_e164:
-            owners = (await conn.execute(
-                select(customer_phones.c.customer_id).where(customer_phones.c.e164 == record.remote_e164)
-                .distinct().limit(2)
-            )).scalars().all()
-            if len(owners) == 1:
-                changes["customer_id"] = owners[0]
-        return record.model_copy(update=changes) if changes else record
+        opened: dict[str, tuple[int, int]] = {}
+        for contact_id, customer_id, call_id in await conn.execute(
+            select(contacts.c.id, contacts.c.customer_id, contacts.c.call_id)
+            .where(contacts.c.call_id.in_({r.pbx_call_id for r in records})).order_by(contacts.c.id.desc())
+        ):
+            opened[call_id] = (contact_id, customer_id)  # the first contact of the call wins
+        owners: dict[str, set[int]] = {}
+        numbers = {r.remote_e164 for r in records if r.remote_e164}
+        if numbers:
+            for e164, customer_id in await conn.execute(
+                select(customer_phones.c.e164, customer_phones.c.customer_id)
+                .where(customer_phones.c.e164.in_(numbers)).distinct()
+            ):
+                owners.setdefault(e164, set()).add(customer_id)
+        linked = []
+        for record in records:
+            changes: dict[str, int] = {}
+            if record.contact_id is None and record.pbx_call_id in opened:
+                changes["contact_id"], changes["customer_id"] = opened[record.pbx_call_id]
+            if record.customer_id is None and "customer_id" not in changes:
+                candidates = owners.get(record.remote_e164 or "", set())
+                if len(candidates) == 1:
+                    changes["customer_id"] = next(iter(candidates))
+            linked.append(record.model_copy(update=changes) if changes else record)
+        return linked
 
     async def get_call(self, pbx_call_id: str, extension: str) -> CallRecord:
         async with self._read() as conn:
@@ -135,7 +162,18 @@ class CallOps(StoreBase):
 
 
 async def _find(conn: AsyncConnection, pbx_call_id: str, extension: str) -> CallRecord | None:
-    row = (await conn.execute(
-        select(call_records).where(call_records.c.pbx_call_id == pbx_call_id, call_records.c.extension == extension)
-    )).mappings().first()
-    return None if row is None else rows.call_record(row)
+    return (await _find_many(conn, [(pbx_call_id, extension)])).get((pbx_call_id, extension))
+
+
+async def _find_many(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CallRecord]:
+    """The stored records of these (call id, extension) pairs."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    found = await conn.execute(
+        select(call_records).where(call_records.c.pbx_call_id.in_({call_id for call_id, _ in wanted}))
+    )
+    return {
+        (row["pbx_call_id"], row["extension"]): rows.call_record(row)
+        for row in found.mappings() if (row["pbx_call_id"], row["extension"]) in wanted
+    }

@@ -46,8 +46,7 @@ class CallRecorder:
             self._work.clear()
             while batch := self._outbox.pending():
                 try:
-                    for entry_id, record in batch:
-                        await self._write(entry_id, record)
+                    await self._write_batch(batch)
                 except DatabaseUnavailable as exc:
                     self.failures += 1
                     if self.crm_available:
@@ -61,6 +60,20 @@ class CallRecorder:
                 self.crm_available = True
                 backoff = 0.5
             self._idle.set()
+
+    async def _write_batch(self, batch: list[tuple[int, CallRecord]]) -> None:
+        """One transaction for the whole batch; record by record if the CRM refuses one of them."""
+        try:
+            await self._store.record_calls([record for _, record in batch])
+        except DatabaseUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - find the bad one, write the others
+            for entry_id, record in batch:
+                await self._write(entry_id, record)
+            return
+        for entry_id, _ in batch:
+            self._outbox.remove(entry_id)
+        self.written += len(batch)
 
     async def _write(self, entry_id: int, record: CallRecord) -> None:
         try:

@@ -29,3 +29,20 @@ def test_lookup_benchmark_smoke(tmp_path: Path) -> None:
     assert 0.7 < figures["matched_fraction"] <= 1.0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
     assert figures["naive_to_indexed_p50_ratio"] > 0
+
+
+def test_gateway_benchmark_smoke(tmp_path: Path) -> None:
+    figures = run_bench("tests.bench.gateway", "--events", "9000", "--agents", "45", "--supervisors", "5",
+                        tmp_path=tmp_path)
+    assert figures["events"] == 9000 and figures["subscribers"] == 50
+    assert figures["deliveries"] == 9000 * 6
+    assert figures["calls_recorded"] == 9000 // 18  # one record per call, none lost, none twice
+    assert figures["events_per_second"] > 0 and 0 <= figures["p50_ms"] <= figures["p99_ms"]
+
+
+def test_screen_pop_benchmark_smoke(tmp_path: Path) -> None:
+    figures = run_bench("tests.bench.screen_pop", "--customers", "10000", "--rings", "100",
+                        "--db", str(tmp_path / "bench.sqlite3"), tmp_path=tmp_path)
+    assert figures["customers"] == 10_000 and figures["rings"] == 95
+    assert 0.7 < figures["matched_fraction"] <= 1.0
+    assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]

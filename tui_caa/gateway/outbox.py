@@ -39,8 +39,10 @@ class Outbox:
         rows = self._db.execute("SELECT id, record FROM pending ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [(row_id, CallRecord.model_validate_json(text)) for row_id, text in rows]
 
-    def remove(self, entry_id: int) -> None:
-        self._db.execute("DELETE FROM pending WHERE id = ?", (entry_id,))
+    def remove(self, *entry_ids: int) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM pending WHERE id = ?", [(entry_id,) for entry_id in entry_ids])
 
     def refuse(self, entry_id: int, reason: str) -> None:
         with self._db:

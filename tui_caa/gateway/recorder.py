@@ -71,8 +71,7 @@ class CallRecorder:
             for entry_id, record in batch:
                 await self._write(entry_id, record)
             return
-        for entry_id, _ in batch:
-            self._outbox.remove(entry_id)
+        self._outbox.remove(*(entry_id for entry_id, _ in batch))
         self.written += len(batch)
 
     async def _write(self, entry_id: int, record: CallRecord) -> None:

@@ -66,8 +66,9 @@ async def make_rig(store: CrmStore, tmp_path: Path, driver_class: type[Simulator
                       dial_rules=DialRules(site_ddd="51"))
     await gateway.start()
     await asyncio.wait_for(gateway.wait_connected(), 5)
-    sessions = {ext: LocalSession(gateway, Principal(Role.AGENT, ext), seller=sellers[ext]) for ext in EXTENSIONS[:3]}
-    supervisor = LocalSession(gateway, Principal(Role.SUPERVISOR, "1009"), seller=sellers["1009"])
+    sessions = {ext: LocalSession(gateway, Principal(Role.AGENT, ext, sellers[ext].name), seller=sellers[ext])
+                for ext in EXTENSIONS[:3]}
+    supervisor = LocalSession(gateway, Principal(Role.SUPERVISOR, "1009", sellers["1009"].name), seller=sellers["1009"])
     rig = Rig(gateway, sim, clock, store, sessions, supervisor)
     for session in (*sessions.values(), supervisor):
         await rig.received(session)  # the initial snapshots

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
@@ -22,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tui-caa {__version__}")
     parser.add_argument("--config", metavar="PATH", help="settings file (default: config.toml in the user config dir)")
+    parser.add_argument("--extension", help="the agent's extension (default: the configured one, else the first seller's)")
+    parser.add_argument("--role", choices=["agent", "supervisor"], help="agent screen or supervisor monitor")
+    parser.add_argument("--theme", help="colour theme (caa-dark, caa-light, caa-high-contrast or your own)")
+    parser.add_argument("--lang", choices=["pt_BR", "en"], help="language of the screens (default: from the locale)")
+    parser.add_argument("--no-mouse", action="store_true", help="keyboard only (no mouse capture)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     phone = commands.add_parser("phone", help="Brazilian phone number tools").add_subparsers(
@@ -86,4 +90,4 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         return {"init": db.init_command, "demo": db.demo_command}[args.db_command]
     from tui_caa.commands.start import start_command
 
-    return lambda a, s: asyncio.run(start_command(a, s))
+    return start_command

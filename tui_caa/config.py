@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     extension: str | None = Field(default=None, pattern=r"^[0-9]{2,8}$")
     language: Literal["auto", "pt_BR", "en"] = "auto"
     theme: str = "caa-dark"
+    keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. "call.hangup" = "f12"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     dialing: DialRules = Field(default_factory=DialRules)
     caller_id: CallerIdRules = Field(default_factory=CallerIdRules)

@@ -1,34 +1,46 @@
-"""`tui-caa` without a command: the embedded default.
-
-The Textual console is not built yet; until it is, starting tui-caa prepares the embedded CRM
-(created and filled with the demo dealership on first start) and prints what is in it."""
+"""`tui-caa` without a command: the console, on the embedded default unless configured otherwise
+(in-process gateway; the CRM's PBX, or the simulator; the demo CRM created on first start)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 
-from tui_caa import __version__
 from tui_caa.commands.db import open_demo_ready_store
 from tui_caa.config import Settings
-from tui_caa.crm.database import safe_url
+from tui_caa.domain import DomainError
+from tui_caa.gateway.embedded import start_embedded
+from tui_caa.gateway.principal import Role
 
 
-async def start_command(args: argparse.Namespace, settings: Settings) -> int:
-    store, filled = await open_demo_ready_store(settings)
+def start_command(args: argparse.Namespace, settings: Settings) -> int:
+    from tui_caa.ui import i18n
+
+    i18n.set_language(getattr(args, "lang", None) or settings.language)
+    return asyncio.run(_console(args, settings))
+
+
+async def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from tui_caa import locations
+    from tui_caa.ui.app import CaaApp
+
+    role = Role(getattr(args, "role", None) or settings.role)
+    store, created = await open_demo_ready_store(settings)
+    if created:
+        print("tui-caa: first start: demo CRM created", file=sys.stderr)
     try:
-        sellers = await store.sellers()
-        sources = await store.traffic_sources()
-        pbx = await store.active_pbx()
-        enabled = await store.telephony_enabled()
-    finally:
+        embedded = await start_embedded(store, settings, role=role,
+                                        extension=getattr(args, "extension", None) or settings.extension)
+    except DomainError:
         await store.close()
-    print(f"tui-caa {__version__}")
-    print(f"CRM database: {safe_url(settings.database.url)}"
-          + (" (created now with the demo dealership)" if filled else ""))
-    print(f"telephony integration: {'on' if enabled else 'off'}; "
-          f"active PBX: {f'{pbx.name} ({pbx.kind})' if pbx else 'none'}")
-    print(f"sellers: {', '.join(f'{s.name} ({s.extension})' for s in sellers if s.extension) or 'none'}")
-    print("traffic sources: " + (", ".join(
-        f"{s.name}" + (f" DDR {s.ddr_raw}" if s.ddr_raw else "") for s in sources) or "none"))
-    print("The console screens are not part of this version yet: try `tui-caa phone normalize NUMBER`.")
-    return 0
+        raise
+    app = CaaApp(embedded.session, role=role, simulated=embedded.simulated,
+                 theme_name=getattr(args, "theme", None) or settings.theme,
+                 theme_dirs=(locations.user_themes_dir(),), keymap=settings.keymap,
+                 clock=embedded.gateway.clock)
+    try:
+        await app.run_async(mouse=not getattr(args, "no_mouse", False))
+    finally:
+        await embedded.close()
+    return app.return_code or 0

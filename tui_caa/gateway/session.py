@@ -31,6 +31,7 @@ from tui_caa.domain.telephony import Capability
 from tui_caa.gateway.messages import GatewayMessage
 from tui_caa.gateway.principal import NotAllowed, Principal
 from tui_caa.gateway.service import Gateway
+from tui_caa.phones import CallerIdRules
 
 
 class Session(Protocol):
@@ -38,6 +39,7 @@ class Session(Protocol):
 
     def messages(self) -> AsyncIterator[GatewayMessage]: ...
     def capabilities(self) -> frozenset[Capability]: ...
+    def caller_id_rules(self) -> CallerIdRules: ...
     # calls
     async def dial(self, number: str) -> str: ...
     async def answer(self, call_id: str) -> None: ...
@@ -86,10 +88,15 @@ class LocalSession:
 
     def messages(self) -> AsyncIterator[GatewayMessage]:
         """The first message is always a StateSnapshot; so is any message after a resync."""
+        self._subscription.resync()
         return self._subscription
 
     def capabilities(self) -> frozenset[Capability]:
         return self._gateway.capabilities
+
+    def caller_id_rules(self) -> CallerIdRules:
+        """How this site reads numbers (its DDD…), so that a console can check what is typed."""
+        return self._gateway.caller_id_rules
 
     # ---- calls ----
     async def dial(self, number: str) -> str:

@@ -1,0 +1,51 @@
+"""Pilot tests of the console: the real app on the gateway rig (scripted simulator + SQLite CRM)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.gateway_fixtures import Rig
+from tui_caa.gateway.principal import Role
+from tui_caa.ui import i18n
+from tui_caa.ui.app import CaaApp
+
+SIZE = (160, 48)
+
+
+@pytest.fixture(autouse=True)
+def portuguese_and_steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Screens in pt-BR (the default), and no blinking cursor to make snapshots flaky."""
+    i18n.set_language("pt_BR")
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None, raising=False)
+    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
+
+
+async def settle(rig: Rig, pilot: Pilot) -> None:
+    """The gateway, the CRM and the console all caught up (no fixed sleeps)."""
+    for _ in range(2):
+        await rig.settle()
+        busy = [w for w in pilot.app.workers if w.group != "gateway" and not w.is_finished]
+        if busy:  # (an empty list would mean "all workers", the endless gateway pump included)
+            await pilot.app.workers.wait_for_complete(busy)
+        await pilot.pause()
+
+
+@pytest.fixture
+def console(rig: Rig) -> Callable[..., object]:
+    """`async with console() as (app, pilot):` a running console for extension 1001 (or as given)."""
+
+    @asynccontextmanager
+    async def open_console(extension: str = "1001", role: Role = Role.AGENT,
+                           size: tuple[int, int] = SIZE, **options: object) -> AsyncIterator[tuple[CaaApp, Pilot]]:
+        session = rig.supervisor if role is Role.SUPERVISOR else rig.sessions[extension]
+        app = CaaApp(session, role=role, simulated=True, clock=rig.clock, **options)  # type: ignore[arg-type]
+        async with app.run_test(size=size) as pilot:
+            await settle(rig, pilot)
+            yield app, pilot
+
+    return open_console

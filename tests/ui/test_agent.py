@@ -1,0 +1,192 @@
+"""The agent screen as a person uses it: banner, dial field, call commands, caller identification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input, ListView, Static
+
+from tests.gateway_fixtures import make_rig
+from tests.ui.conftest import settle
+from tui_caa.crm import CrmStore
+from tui_caa.domain import CallState, Capability, Customer, Phone
+from tui_caa.pbx.sim import SimulatorDriver
+from tui_caa.ui.app import CaaApp
+from tui_caa.ui.screens.prompts import PromptScreen
+
+
+def text_of(app: CaaApp, selector: str) -> str:
+    widget = app.screen.query_one(selector, Static)
+    return str(widget.render())
+
+
+def my_call(rig, ext: str = "1001"):  # type: ignore[no-untyped-def]
+    calls = rig.gateway.state.calls_of(ext)
+    return calls[0] if calls else None
+
+
+async def test_banner_shows_who_state_link_and_simulator(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        banner = text_of(app, "#banner")
+        assert "Vendedor 1001" in banner and "ramal 1001" in banner
+        assert "● livre" in banner and "● central conectada" in banner and "SIMULADOR" in banner
+        await rig.ring("1001", "051987654321", ddr="5121010001")
+        await settle(rig, pilot)
+        assert "◉ tocando" in text_of(app, "#banner")
+
+
+async def test_ring_shows_number_and_ddr_source_then_the_customer(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        await rig.ring("1001", "051987654321", ddr="5121010001")
+        await settle(rig, pilot)
+        caller = text_of(app, "#caller-line")
+        assert "(51) 98765-4321" in caller and "DDR (51) 2101-0001 · origem: Jornal" in caller
+        assert "1 cliente(s) com este número" in text_of(app, "#caller-status")
+        items = app.screen.query_one("#exact-matches", ListView).children
+        assert len(items) == 1 and "Ana Souza" in str(items[0].query_one(Static).render())
+        assert "(Celular)" in str(items[0].query_one(Static).render())
+        info = text_of(app, "#call-info")
+        assert "entrada" in info and "tocando" in info and "Ana Souza" in info and "Jornal" in info
+
+
+async def test_shared_number_lists_every_customer_and_near_matches_apart(rig, console) -> None:  # type: ignore[no-untyped-def]
+    await rig.store.create_customer(Customer(name="Bruno Souza", phones=[Phone(slot="recado", raw="51 98765-4321")]))
+    await rig.store.create_customer(Customer(name="Fixo Parecido", phones=[Phone(slot="residencial", raw="51 8765-4321")]))
+    await rig.store.create_customer(Customer(name="Carla Lima", phones=[Phone(slot="residencial", raw="(51) 3765-4321")]))
+    async with console() as (app, pilot):
+        await rig.ring("1001", "(51) 9 3765-4321")
+        await settle(rig, pilot)
+        near = app.screen.query_one("#near-matches", ListView)
+        assert near.display and "Carla Lima" in str(near.children[0].query_one(Static).render())
+        assert "Nenhum cliente com este número" in text_of(app, "#caller-status")
+        await rig.settle(30)
+        await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        names = [str(item.query_one(Static).render()) for item in app.screen.query_one("#exact-matches", ListView).children]
+        assert len(names) == 3 and any("Bruno Souza" in n for n in names) and any("Ana Souza" in n for n in names)
+        assert "3 cliente(s)" in text_of(app, "#caller-status")
+
+
+async def test_unknown_caller_offers_new_customer_and_association(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        await rig.ring("1001", "(48) 3222-1111")
+        await settle(rig, pilot)
+        assert "Nenhum cliente com este número." in text_of(app, "#caller-status")
+        assert app.screen.query_one("#caller-actions").display
+        assert not app.screen.query_one("#caller-new", Button).disabled
+
+
+async def test_answer_hold_resume_and_hang_up_with_keys(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f6")
+        await settle(rig, pilot)
+        assert my_call(rig).state is CallState.ACTIVE and "em conversa" in text_of(app, "#call-info")
+        await pilot.press("f8")
+        await settle(rig, pilot)
+        assert my_call(rig).state is CallState.HELD
+        assert app.screen.query_one("#call-resume", Button).display
+        await pilot.press("f8")
+        await settle(rig, pilot)
+        assert my_call(rig).state is CallState.ACTIVE
+        await pilot.press("f7", "f7")  # a double press hangs up once, and raises nothing
+        await settle(rig, pilot)
+        assert my_call(rig) is None
+        assert "Nenhuma chamada em andamento" in text_of(app, "#call-info")
+        assert call_id
+
+
+async def test_buttons_disabled_with_the_reason(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        hangup = app.screen.query_one("#call-hangup", Button)
+        assert hangup.disabled and hangup.tooltip == "Não há chamada"
+        await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        transfer = app.screen.query_one("#call-transfer", Button)
+        assert transfer.disabled and transfer.tooltip == "Só durante uma conversa"
+        assert not app.screen.query_one("#call-answer", Button).disabled
+
+
+async def test_unsupported_command_is_disabled_naming_why(store: CrmStore, tmp_path: Path) -> None:
+    from tests.ui.conftest import SIZE
+
+    class NoHold(SimulatorDriver):
+        capabilities = SimulatorDriver.capabilities - {Capability.HOLD}
+
+    rig = await make_rig(store, tmp_path, NoHold)
+    app = CaaApp(rig.sessions["1001"], simulated=True, clock=rig.clock)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            call_id = await rig.ring("1001", "051987654321")
+            await rig.sessions["1001"].answer(call_id)
+            await settle(rig, pilot)
+            hold = app.screen.query_one("#call-hold", Button)
+            assert hold.disabled and hold.tooltip == "A central não oferece esta função"
+            await pilot.press("f8")
+            await settle(rig, pilot)
+            assert my_call(rig).state is CallState.ACTIVE
+    finally:
+        await rig.gateway.stop()
+
+
+async def test_dial_field_dials_and_explains_a_bad_number(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        await pilot.press("f5")
+        await pilot.press(*"12a", "enter")
+        await settle(rig, pilot)
+        assert "'12a' is not a phone number: contains letters" in text_of(app, "#dial-message")
+        assert my_call(rig) is None
+        field = app.screen.query_one("#dial-input", Input)
+        field.value = "(51) 3333-4444"
+        await pilot.press("enter")
+        await settle(rig, pilot)
+        call = my_call(rig)
+        assert call is not None and call.number == "33334444" and call.state is CallState.DIALING
+        assert field.value == ""
+        assert "chamando" in text_of(app, "#call-info")
+
+
+async def test_blind_transfer_asks_the_target(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await rig.sessions["1001"].answer(call_id)
+        await settle(rig, pilot)
+        await pilot.press("f9")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"1002", "enter")
+        await settle(rig, pilot)
+        assert my_call(rig) is None
+        assert [c.call_id for c in rig.gateway.state.calls_of("1002")] == [call_id]
+
+
+async def test_gateway_refusal_is_a_readable_notification(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await rig.sim.drop_link("cabo desconectado")
+        await settle(rig, pilot)
+        assert "reconectando" in text_of(app, "#banner")
+        await pilot.press("f6")
+        await settle(rig, pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("reconnecting" in m for m in messages), messages
+        assert all("Traceback" not in m for m in messages)
+        assert call_id
+
+
+async def test_missed_call_is_notified(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        await rig.ring("1001", "051987654321")
+        await rig.settle(30)
+        await settle(rig, pilot)
+        assert any("Chamada perdida de (51) 98765-4321" in n.message for n in app._notifications)
+
+
+@pytest.mark.parametrize("theme", ["caa-dark", "caa-light", "caa-high-contrast"])
+async def test_every_shipped_theme_loads(rig, console, theme: str) -> None:  # type: ignore[no-untyped-def]
+    async with console(theme_name=theme) as (app, pilot):
+        assert app.theme == theme
+        assert not [n for n in app._notifications if n.severity == "error"]

@@ -1,0 +1,1 @@
+"""The Textual console. The only package of tui-caa that imports textual."""

@@ -1,0 +1,201 @@
+"""The console application: modes (agent, supervisor monitor), keys, themes, and the one worker
+that turns the gateway's messages into the console's model."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.theme import Theme
+
+from tui_caa.clock import Clock, SystemClock
+from tui_caa.domain import Customer, DomainError
+from tui_caa.gateway.principal import Role
+from tui_caa.gateway.session import Session
+from tui_caa.ui.i18n import Catalog
+from tui_caa.ui.model import ConsoleModel
+from tui_caa.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, shipped_themes_dir
+
+T = Catalog({
+    "help": ("Ajuda", "Help"),
+    "quit": ("Sair", "Quit"),
+    "agent": ("Atendimento", "Agent"),
+    "monitor": ("Monitor", "Monitor"),
+    "search": ("Buscar cliente", "Find customer"),
+    "error_title": ("Não foi possível", "Could not do it"),
+    "theme_problem": ("Tema com problema", "Theme problem"),
+    "unknown_theme": ("Tema '{name}' não existe; usando {default}. Temas: {known}",
+                      "Theme '{name}' does not exist; using {default}. Themes: {known}"),
+    "bad_key": ("Atalho inválido no [keymap]: {problem}", "Invalid key in [keymap]: {problem}"),
+    "unknown_ids": ("[keymap] com ids desconhecidos: {ids}. Ids válidos: {known}",
+                    "[keymap] has unknown ids: {ids}. Valid ids: {known}"),
+    "monitor_only": ("O monitor é para supervisores (--role supervisor)",
+                     "The monitor is for supervisors (--role supervisor)"),
+})
+R = TypeVar("R")
+
+
+class CaaApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-caa"
+    ENABLE_COMMAND_PALETTE = True
+
+    MODES: ClassVar[dict[str, Callable[[], Screen]]] = {  # type: ignore[assignment]
+        "agent": lambda: _agent_screen(),
+        "monitor": lambda: _monitor_screen(),
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", T("help"), id="app.help"),
+        Binding("f2", "show_agent", T("agent"), id="app.agent"),
+        Binding("f3", "show_monitor", T("monitor"), id="app.monitor"),
+        Binding("ctrl+f", "find_customer", T("search"), id="app.search"),
+        Binding("f10,ctrl+q", "quit", T("quit"), id="app.quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        role: Role = Role.AGENT,
+        simulated: bool = False,
+        theme_name: str = DEFAULT_THEME,
+        theme_dirs: tuple[Path, ...] = (),
+        keymap: dict[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.clock: Clock = clock or SystemClock()
+        self.role = role
+        self.simulated = simulated
+        self.model = ConsoleModel(extension=session.principal.extension)
+        self.console_changed: Signal[set[str]] = Signal(self, "console-changed")
+        self._theme_name = theme_name
+        self._theme_dirs = theme_dirs
+        self.keymap = keymap or {}
+
+    # ---- start ----
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self._install_themes()
+        if self.keymap:
+            self._apply_keymap()
+        self.pump_messages()
+        self.switch_mode("monitor" if self.role is Role.SUPERVISOR else "agent")
+
+    def _install_themes(self) -> None:
+        loaded = load_themes(shipped_themes_dir(), *self._theme_dirs)
+        for theme in loaded.themes.values():
+            self.register_theme(theme)
+        for name in ("ansi-dark", "ansi-light"):  # they ignore the state colours
+            self.unregister_theme(name)
+        for problem in loaded.problems:
+            self.notify(problem, title=T("theme_problem"), severity="error", timeout=15)
+        if self._theme_name not in self.available_themes:
+            known = ", ".join(sorted(loaded.themes))
+            self.notify(T("unknown_theme", name=self._theme_name, default=DEFAULT_THEME, known=known),
+                        title=T("theme_problem"), severity="error", timeout=15)
+            self._theme_name = DEFAULT_THEME
+        if self._theme_name not in self.available_themes:  # the shipped files are missing
+            self.register_theme(Theme(name=DEFAULT_THEME, primary="#3B8EEA", variables=dict(VARIABLE_DEFAULTS)))
+        self.theme = self._theme_name
+
+    def _apply_keymap(self) -> None:
+        from tui_caa.ui.screens.help import all_bindings
+
+        known = {binding_id for *_, binding_id in all_bindings({})}
+        unknown = sorted(set(self.keymap) - known)
+        if unknown:
+            self.notify(T("unknown_ids", ids=", ".join(unknown), known=", ".join(sorted(known))),
+                        severity="error", timeout=20)
+        try:
+            self.set_keymap({k: v for k, v in self.keymap.items() if k in known})
+        except Exception as exc:  # noqa: BLE001 - a bad key must not stop the console
+            self.notify(T("bad_key", problem=exc), severity="error", timeout=15)
+
+    # ---- the gateway ----
+    @work(exclusive=True, group="gateway", exit_on_error=False, description="gateway messages")
+    async def pump_messages(self) -> None:
+        async for message in self.session.messages():
+            changes = self.model.apply(message)
+            if changes:
+                self.console_changed.publish(changes)
+
+    def refresh_console(self) -> None:
+        """Asks every widget to redraw from the model (a screen that mounted after the first
+        snapshot arrived has not heard of it)."""
+        self.console_changed.publish({"link", "extensions", "calls", "pop"})
+
+    def run_command(self, make: Callable[[], Awaitable[R]], *, done: Callable[[R], None] | None = None,
+                    group: str = "command") -> None:
+        """Runs a gateway/CRM operation without blocking the keyboard; a refusal becomes a readable
+        notification (never a traceback)."""
+
+        async def command() -> None:
+            try:
+                result = await make()
+            except DomainError as exc:
+                self.notify(str(exc), title=T("error_title"), severity="error", timeout=8)
+                return
+            except (TimeoutError, OSError) as exc:
+                self.notify(str(exc) or type(exc).__name__, title=T("error_title"), severity="error", timeout=8)
+                return
+            if done is not None:
+                done(result)
+
+        self.run_worker(command(), group=group, exit_on_error=False)
+
+    # ---- what any screen can ask for ----
+    def dial(self, number: str) -> None:
+        from tui_caa.ui.screens.agent import notify_dialing
+
+        self.run_command(lambda: self.session.dial(number), done=lambda call_id: notify_dialing(self, number))
+
+    def open_customer(self, customer_id: int, *, call_id: str | None = None, tab: str | None = None) -> None:
+        from tui_caa.ui.screens.customer import CustomerScreen
+
+        self.push_screen(CustomerScreen(customer_id, call_id=call_id, tab=tab))
+
+    def action_find_customer(self, query: str = "") -> None:
+        from tui_caa.ui.screens.search import SearchScreen
+
+        def picked(customer: Customer | None) -> None:
+            if customer is not None and customer.id is not None:
+                self.open_customer(customer.id)
+
+        self.push_screen(SearchScreen(query), picked)
+
+    def action_help(self) -> None:
+        from tui_caa.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_show_agent(self) -> None:
+        self.switch_mode("agent")
+
+    def action_show_monitor(self) -> None:
+        if self.role is not Role.SUPERVISOR:
+            self.notify(T("monitor_only"), severity="warning")
+            return
+        self.switch_mode("monitor")
+
+
+def _agent_screen() -> Screen:
+    from tui_caa.ui.screens.agent import AgentScreen
+
+    return AgentScreen()
+
+
+def _monitor_screen() -> Screen:
+    from tui_caa.ui.screens.monitor import MonitorScreen
+
+    return MonitorScreen()

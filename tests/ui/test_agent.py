@@ -190,3 +190,43 @@ async def test_every_shipped_theme_loads(rig, console, theme: str) -> None:  # t
     async with console(theme_name=theme) as (app, pilot):
         assert app.theme == theme
         assert not [n for n in app._notifications if n.severity == "error"]
+
+
+async def test_palette_dials_a_typed_number(rig, console) -> None:  # type: ignore[no-untyped-def]
+    from textual.command import CommandPalette
+
+    async with console() as (app, pilot):
+        await pilot.press("ctrl+p")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"51 3333-4444")
+        await settle(rig, pilot)
+        await pilot.press("enter")
+        await settle(rig, pilot)
+        call = my_call(rig)
+        assert call is not None and call.number == "33334444"
+
+
+async def test_help_lists_keys_with_their_ids(rig, console) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import DataTable
+
+    from tui_caa.ui.screens.help import HelpScreen
+
+    async with console(keymap={"call.hangup": "f12"}) as (app, pilot):
+        await pilot.press("f1")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        rows = [app.screen.query_one(DataTable).get_row_at(i) for i in range(app.screen.query_one(DataTable).row_count)]
+        by_id = {row[2]: row for row in rows}
+        assert by_id["call.hangup"][0] == "f12" and by_id["call.answer"][0] == "f6"
+        assert {"call.dial", "call.transfer", "call.consult", "call.hold", "call.dtmf", "app.search"} <= set(by_id)
+
+
+async def test_keymap_remaps_and_unknown_ids_are_reported(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console(keymap={"call.answer": "f12", "call.nonsense": "f11"}) as (app, pilot):
+        assert any("call.nonsense" in n.message for n in app._notifications)
+        await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f12")
+        await settle(rig, pilot)
+        assert my_call(rig).state is CallState.ACTIVE

@@ -41,10 +41,18 @@ T = Catalog({
 R = TypeVar("R")
 
 
+def _console_commands():  # type: ignore[no-untyped-def]
+    """The palette's provider, imported when the palette first opens."""
+    from tui_caa.ui.commands import ConsoleCommands
+
+    return ConsoleCommands
+
+
 class CaaApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-caa"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {_console_commands}
 
     MODES: ClassVar[dict[str, Callable[[], Screen]]] = {  # type: ignore[assignment]
         "agent": lambda: _agent_screen(),

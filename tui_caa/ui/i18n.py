@@ -29,12 +29,17 @@ def current_language() -> str:
 
 
 def detect_language() -> str:
+    """Portuguese unless the locale names another language (C/POSIX name none)."""
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name)
         if value:
-            return "pt_BR" if value.lower().startswith("pt") else "en"
-    found = locale.getlocale()[0] or ""
-    return "pt_BR" if found.lower().startswith("pt") else "en"
+            return _from_locale(value)
+    return _from_locale(locale.getlocale()[0] or "")
+
+
+def _from_locale(value: str) -> str:
+    language = value.split(".")[0].split("_")[0].lower()
+    return "en" if language and language not in ("pt", "c", "posix") else "pt_BR"
 
 
 class Catalog:

@@ -28,6 +28,8 @@ from tui_caa.domain import (
     DomainError,
     LifecycleEntry,
     LifecycleKind,
+    LockedField,
+    NotFound,
     PhoneSlot,
     TrafficSource,
     Vehicle,
@@ -62,7 +64,10 @@ T = Catalog({
     "no_phones": ("nenhum telefone cadastrado", "no phone on file"),
     "phones_hint": ("Telefones: clique no tipo, Enter no número ou ctrl+1…4 para ligar",
                     "Phones: click the kind, Enter on the number or ctrl+1…4 to call"),
-    "gone": ("Cliente nº {id} não encontrado: {problem}", "Customer #{id} not found: {problem}"),
+    "gone": ("Cliente nº {id} não encontrado", "Customer #{id} not found"),
+    "unreadable": ("Não foi possível abrir o cliente nº {id}: {problem}", "Could not open customer #{id}: {problem}"),
+    "locked": ("A origem de tráfego vem do DDR da ligação e não pode ser escolhida à mão.",
+               "The traffic source comes from the call's DDR and cannot be chosen by hand."),
     # bindings
     "close": ("Fechar", "Close"),
     "save": ("Salvar", "Save"),
@@ -183,17 +188,6 @@ def _problems_of(exc: ValidationError, fields: Mapping[str, str], values: Mappin
 class DialLink(Button):
     """The phone kind ("Celular"), blue and underlined: pressing it calls the number beside it."""
 
-    DEFAULT_CSS = """
-    DialLink, DialLink:hover, DialLink:focus {
-        background: transparent; border: none; height: 1; min-width: 16; width: 16;
-        padding: 0 1; margin: 1 0 0 0; content-align: left middle; text-align: left;
-        color: $phone-link; text-style: underline;
-    }
-    DialLink:hover { background: $boost; }
-    DialLink:focus { text-style: bold underline reverse; }
-    DialLink.-empty { color: $text-muted; text-style: none; }
-    """
-
 
 class CustomerScreen(Screen[None]):
     """A customer's card. `tab` opens that tab first; `call_id` links a new contact to that call."""
@@ -252,13 +246,13 @@ class CustomerScreen(Screen[None]):
                 yield Label(T("no_history"), id="lifecycle-empty", classes="muted")
             with TabPane(T("tab_register"), id="register"):
                 yield from self._compose_register()
-        yield Footer()
+        yield Footer(compact=True)
 
     def _compose_data(self) -> ComposeResult:
         with Horizontal(id="data-columns"):
             with VerticalScroll(id="data-fields"):
                 yield FormRow(FORM("name"), "name", Input(id="name"), required=True)
-                yield FormRow(FORM("document"), "document", Input(id="document", placeholder="000.000.000-00"))
+                yield FormRow(FORM("document"), "document", Input(id="document", placeholder=FORM("document_placeholder")))
                 yield FormRow(FORM("email"), "email", Input(id="email", placeholder="nome@dominio.com.br"))
                 yield FormRow(FORM("birth_date"), "birth_date",
                               Input(id="birth_date", placeholder=T("birth_placeholder")))
@@ -270,7 +264,7 @@ class CustomerScreen(Screen[None]):
                 for slot in PhoneSlot:
                     with Horizontal(classes="phone-row"):
                         yield DialLink(labels.slot(slot), id=f"dial-{slot.value}", classes="-empty",
-                                       tooltip=SLOT_KEYS[slot])
+                                       compact=True, tooltip=SLOT_KEYS[slot])
                         with Vertical(classes="field-body"):
                             yield Input(id=f"phone-{slot.value}", classes="phone-input")
                             yield Label("", id=f"phone-{slot.value}-problem", classes="field-problem")
@@ -320,8 +314,9 @@ class CustomerScreen(Screen[None]):
         try:
             customer = await session.get_customer(self.customer_id)
         except (DomainError, TimeoutError, OSError) as exc:
-            self.notify(T("gone", id=self.customer_id, problem=str(exc)), title=T("error_title"),
-                        severity="error", timeout=8)
+            text = (T("gone", id=self.customer_id) if isinstance(exc, NotFound)
+                    else T("unreadable", id=self.customer_id, problem=str(exc) or type(exc).__name__))
+            self.notify(text, title=T("error_title"), severity="error", timeout=8)
             self.dismiss()
             return
         self._fill_customer(customer)
@@ -693,10 +688,11 @@ class CustomerScreen(Screen[None]):
             fields = {"traffic_source_id": "traffic-source", "outcome": "outcome", "notes": "contact-notes",
                       "next_contact_at": "next-contact"}
             field = fields.get(exc.field or "")
+            text = T("locked") if isinstance(exc, LockedField) else str(exc)
             if field:
-                show_problems(self, {field: str(exc)}, REGISTER_FIELDS)
-            self.query_one("#register-problem", Label).update(str(exc))
-            self.notify(str(exc), title=T("error_title"), severity="error", timeout=8)
+                show_problems(self, {field: text}, REGISTER_FIELDS)
+            self.query_one("#register-problem", Label).update(text)
+            self.notify(text, title=T("error_title"), severity="error", timeout=8)
             return
         except (TimeoutError, OSError) as exc:
             self.notify(str(exc) or type(exc).__name__, title=T("error_title"), severity="error", timeout=8)

@@ -230,3 +230,24 @@ async def test_keymap_remaps_and_unknown_ids_are_reported(rig, console) -> None:
         await pilot.press("f12")
         await settle(rig, pilot)
         assert my_call(rig).state is CallState.ACTIVE
+
+
+async def test_call_keys_work_on_the_customer_card_and_in_the_dial_field(rig, console) -> None:  # type: ignore[no-untyped-def]
+    from tui_caa.ui.screens.customer import CustomerScreen
+
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        assert app.focused is app.screen.query_one("#dial-input")
+        await pilot.press("f6")  # the Discar field has the focus: the key still answers
+        await settle(rig, pilot)
+        customer_id = rig.gateway.pops[call_id].lookup.exact[0].customer.id
+        app.open_customer(customer_id, call_id=call_id)
+        await settle(rig, pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        await pilot.press("f8")
+        await settle(rig, pilot)
+        assert my_call(rig).state is CallState.HELD
+        await pilot.press("f7")
+        await settle(rig, pilot)
+        assert my_call(rig) is None

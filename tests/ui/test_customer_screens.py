@@ -271,7 +271,7 @@ async def test_add_vehicle_schedule_and_lifecycle(rig: Rig, console) -> None:  #
         assert ["Gol", "IJK-4321", "", ""] in cells(table)
         table.move_cursor(row=0)  # the Onix
 
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+b")
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, AppointmentScreen)

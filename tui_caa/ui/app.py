@@ -18,6 +18,7 @@ from tui_caa.clock import Clock, SystemClock
 from tui_caa.domain import Customer, DomainError
 from tui_caa.gateway.principal import Role
 from tui_caa.gateway.session import Session
+from tui_caa.ui.call_actions import CALL_BINDINGS, CallActions
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import ConsoleModel
 from tui_caa.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, shipped_themes_dir
@@ -48,7 +49,7 @@ def _console_commands():  # type: ignore[no-untyped-def]
     return ConsoleCommands
 
 
-class CaaApp(App[None]):
+class CaaApp(CallActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-caa"
     ENABLE_COMMAND_PALETTE = True
@@ -65,6 +66,7 @@ class CaaApp(App[None]):
         Binding("f3", "show_monitor", T("monitor"), id="app.monitor"),
         Binding("ctrl+f", "find_customer", T("search"), id="app.search"),
         Binding("f10,ctrl+q", "quit", T("quit"), id="app.quit", priority=True),
+        *CALL_BINDINGS,
     ]
 
     def __init__(
@@ -137,6 +139,8 @@ class CaaApp(App[None]):
             changes = self.model.apply(message)
             if changes:
                 self.console_changed.publish(changes)
+            if "missed" in changes:
+                self.notify_missed()
 
     def refresh_console(self) -> None:
         """Asks every widget to redraw from the model (a screen that mounted after the first

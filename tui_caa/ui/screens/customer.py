@@ -197,7 +197,7 @@ class CustomerScreen(Screen[None]):
         Binding("escape", "close", T("close"), id="customer.close"),
         Binding("ctrl+s", "save", T("save"), id="customer.save"),
         Binding("ctrl+s", "register", T("register"), id="customer.register"),
-        Binding("ctrl+g", "schedule", T("schedule"), id="customer.schedule"),
+        Binding("ctrl+b", "schedule", T("schedule"), id="customer.schedule"),
         Binding("ctrl+n", "add_vehicle", T("add_vehicle"), id="customer.add_vehicle"),
         Binding("ctrl+1", "dial('residencial')", T("call", slot=labels.slot(PhoneSlot.RESIDENTIAL)),
                 id="customer.dial_residential"),
@@ -239,7 +239,7 @@ class CustomerScreen(Screen[None]):
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="vehicle-table")
                 yield Label(T("no_vehicles"), id="vehicles-empty", classes="muted")
                 with Horizontal(classes="buttons"):
-                    yield Button(f"{T('schedule')} (ctrl+g)", variant="primary", id="schedule")
+                    yield Button(f"{T('schedule')} (ctrl+b)", variant="primary", id="schedule")
                     yield Button(f"{T('add_vehicle')} (ctrl+n)", id="add-vehicle")
             with TabPane(T("tab_lifecycle"), id="lifecycle"):
                 yield DataTable(cursor_type="row", zebra_stripes=True, id="lifecycle-table")

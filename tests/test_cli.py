@@ -103,14 +103,19 @@ def test_mysql_password_never_printed(run) -> None:
     assert "unavailable" in result.stderr and "s3cret" not in result.stderr + result.stdout
 
 
-def test_start_creates_the_embedded_demo_once(run, tmp_path: Path) -> None:
-    first = run()
-    assert first.returncode == 0, first.stderr
-    assert "(created now with the demo dealership)" in first.stdout
-    assert "active PBX: Simulador (demonstração) (simulator)" in first.stdout
-    assert "Jornal DDR (51) 2101-0001" in first.stdout and "(1010)" in first.stdout
-    again = run()
-    assert again.returncode == 0 and "created now" not in again.stdout
+async def test_first_start_creates_the_embedded_demo_once() -> None:
+    """What `tui-caa` does before it opens the console (the console itself: tests/ui/test_tmux.py)."""
+    from tui_caa.commands.db import open_demo_ready_store
+    from tui_caa.config import load_settings
+
+    settings = load_settings()
+    store, created = await open_demo_ready_store(settings)
+    assert created and (await store.active_pbx()).kind == "simulator"
+    assert {s.extension for s in await store.sellers()} == {str(n) for n in range(1001, 1011)}
+    await store.close()
+    store, created = await open_demo_ready_store(settings)
+    assert not created
+    await store.close()
 
 
 def test_db_demo_fills_an_empty_database_and_refuses_a_used_one(run, tmp_path: Path) -> None:

@@ -60,13 +60,13 @@ class CaaApp(CallActions, App[None]):
         "monitor": lambda: _monitor_screen(),
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", T("help"), id="app.help"),
-        Binding("f2", "show_agent", T("agent"), id="app.agent"),
-        Binding("f3", "show_monitor", T("monitor"), id="app.monitor"),
-        Binding("ctrl+f", "find_customer", T("search"), id="app.search"),
-        Binding("f10,ctrl+q", "quit", T("quit"), id="app.quit", priority=True),
+    BINDINGS: ClassVar[list[BindingType]] = [  # the footer shows them in this order
         *CALL_BINDINGS,
+        Binding("ctrl+f", "find_customer", T("search"), id="app.search"),
+        Binding("f1", "help", T("help"), id="app.help"),
+        Binding("f2", "show_agent", T("agent"), id="app.agent", show=False),
+        Binding("f3", "show_monitor", T("monitor"), id="app.monitor", show=False),
+        Binding("f10,ctrl+q", "quit", T("quit"), id="app.quit", priority=True),
     ]
 
     def __init__(

@@ -51,7 +51,7 @@ CALL_BINDINGS: list[BindingType] = [
     Binding("ctrl+t", "consult", T("consult"), id="call.consult", priority=True),
     Binding("ctrl+y", "complete_transfer", T("complete"), id="call.complete", show=False, priority=True),
     Binding("ctrl+g", "cancel_transfer", T("cancel"), id="call.cancel", show=False, priority=True),
-    Binding("ctrl+k", "dtmf", T("dtmf"), id="call.dtmf", priority=True),
+    Binding("ctrl+k", "dtmf", T("dtmf"), id="call.dtmf", show=False, priority=True),
     Binding("ctrl+e", "park", T("park"), id="call.park", show=False, priority=True),
     Binding("ctrl+u", "pickup", T("pickup"), id="call.pickup", show=False, priority=True),
     Binding("ctrl+o", "more", T("more"), id="call.more", priority=True),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -26,7 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowDoesNotExist, RowKey
 
 from tui_caa.domain import CallState, ExtensionState
 from tui_caa.domain.telephony import Capability
@@ -161,12 +161,39 @@ class ExtensionTable(DataTable[Text]):
 
     _CACHES = ("_data", "_row_locations", "_cell_render_cache", "_row_render_cache",
                "_row_renderable_cache", "_line_cache")
+    _REMOVE_STATE = ("_data", "_row_locations", "_updated_cells", "_require_update_dimensions", "_update_count")
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None,
                 label: Any = None) -> RowKey:
         if height != 1:  # set_row_cells maps a row to one line
             raise ValueError("extension rows are one line high")
         return super().add_row(*cells, height=height, key=key, label=label)
+
+    def remove_rows(self, keys: Iterable[str]) -> None:
+        """Removes many rows at once. `remove_row` re-indexes every row on each call, so narrowing
+        a filter from 1,000 rows to 10 took ~0.4 s; this re-indexes once (DataTable.remove_row's
+        steps, for a set of rows)."""
+        gone = {RowKey(key) for key in keys}
+        gone = {key for key in gone if key in self.rows}
+        if len(gone) < 8 or not all(hasattr(self, name) for name in self._REMOVE_STATE):
+            for key in gone:
+                self.remove_row(key)
+            return
+        from textual._two_way_dict import TwoWayDict
+
+        self._require_update_dimensions = True
+        self.check_idle()
+        kept = sorted((self._row_locations.get(key), key) for key in self._row_locations if key not in gone)
+        self._row_locations = TwoWayDict({key: index for index, (_, key) in enumerate(kept)})
+        for key in gone:
+            for column_key in self._data.get(key, {}):
+                self._updated_cells.discard(CellKey(key, column_key))
+            del self.rows[key]
+            del self._data[key]
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
 
     def set_row_cells(self, changes: dict[str, dict[str, Text]]) -> None:
         """Writes `{row key: {column key: value}}` and repaints those rows only."""
@@ -191,8 +218,11 @@ class ExtensionTable(DataTable[Text]):
         _discard(self._row_render_cache, lambda key: key[0] in rows)
         _discard(self._row_renderable_cache, lambda key: key[1] in indices)
         _discard(self._line_cache, lambda key: key[0] in lines)
-        for index in indices:
-            self.refresh_row(index)
+        top = int(self.scroll_offset.y)  # rows out of view repaint when they scroll in
+        bottom = top + self.size.height
+        for index in sorted(indices):
+            if top <= index + header and index < bottom:
+                self.refresh_row(index)
 
 
 def _discard(cache: Any, stale: Callable[[Any], bool]) -> None:
@@ -230,6 +260,7 @@ class MonitorScreen(Screen[None]):
         self._query = ""
         self._state_filter: ExtensionState | None = None
         self._pops_changed = False
+        self._resynced = False
         self._pops_seen: dict[str, object] = {}
         self._needs_sort = False
         self._max_key: tuple[int, int, str] | None = None  # the greatest extension added since the last sort
@@ -315,8 +346,10 @@ class MonitorScreen(Screen[None]):
 
     # ------------------------------------------------------------------ changes in
     def _console_changed(self, changes: set[str]) -> None:
-        if "pop" in changes:  # pops name calls, not extensions: the next tick looks at the rows with calls
+        if "pop" in changes:  # pops name calls, not extensions: the next tick compares them
             self._pops_changed = True
+        if {"link", "extensions"} <= changes:  # a snapshot: extensions may have gone
+            self._resynced = True
 
     def _theme_changed(self, _theme: object) -> None:
         table = self.table
@@ -337,6 +370,9 @@ class MonitorScreen(Screen[None]):
         if self._pops_changed:
             self._pops_changed = False
             dirty |= self._extensions_with_new_pops()
+        if self._resynced:
+            self._resynced = False
+            dirty |= self._values.keys() - self.model.extensions.keys()
         if not dirty:
             return 0
         self.stats.ticks += 1
@@ -364,14 +400,27 @@ class MonitorScreen(Screen[None]):
         return changed
 
     def refresh_durations(self) -> None:
-        """The one-second tick: the duration of every shown row with a call (and the detail panel)."""
+        """The one-second tick: the duration of every row with a call (and the detail panel)."""
         if not self._timed:
             return
         calls = self._calls_by_extension()
         now = self.now()
         with self.app.batch_update():
             for ext in list(self._timed):
-                self._apply_row(ext, calls.get(ext, ()), now)
+                call = current_call(calls.get(ext, ()))
+                values = self._values.get(ext)
+                if call is None or values is None:
+                    self._timed.discard(ext)  # the next apply tick has the rest
+                    continue
+                duration = labels.duration(now - (call.answered_at or call.started_at))
+                if duration == values.duration:
+                    continue
+                values = replace(values, duration=duration)
+                self._values[ext] = values
+                if ext in self._shown:
+                    self._shown[ext] = values
+                    self._pending.setdefault(ext, {})["duration"] = self._cell("duration", values)
+                    self.stats.cell_updates += 1
             self._flush_cells()
         self._update_detail(force=True)
 
@@ -537,15 +586,15 @@ class MonitorScreen(Screen[None]):
         self._update_detail(force=True)
 
     def _remove_rows(self, extensions: list[str]) -> None:
-        """Removes many rows; `DataTable.remove_row` re-indexes every row each time, so a large
-        removal keeps the cursor's extension and removes from the end (which re-indexes nothing)."""
+        """Removes the rows that stopped matching, keeping the cursor on its extension if it stays."""
         if not extensions:
             return
         table = self.table
         selected = self.selected_extension
-        order = sorted(extensions, key=lambda ext: table.get_row_index(ext), reverse=True)
-        for ext in order:
-            self._remove_row(ext)
+        table.remove_rows(extensions)
+        for ext in extensions:
+            self._shown.pop(ext, None)
+        self.stats.rows_removed += len(extensions)
         if selected is not None and selected in self._shown:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 

@@ -138,7 +138,7 @@ class CallPanel(Vertical):
         if call.state is CallState.CONSULTING and call.target:
             text.append(f" ({T('consulting', target=call.target)})")
         since = call.answered_at or call.started_at
-        text.append(f"   ⏱ {labels.duration(app.clock.now() - since)}")  # type: ignore[attr-defined]
+        text.append(f"   {labels.duration(app.clock.now() - since)}")  # type: ignore[attr-defined]
         if call.direction is Direction.INBOUND and call.ddr:
             source = call.traffic_source.name if call.traffic_source else T("unknown_source")
             text.append(f"\n{T('ddr')} {display_raw(call.ddr, rules)} · {source}", style="dim")

@@ -56,7 +56,7 @@ class StatusBanner(Static):
         call = model.current_call()
         if call is not None:
             since = call.answered_at or call.started_at
-            text.append(f"  ·  ⏱ {labels.duration(app.clock.now() - since)}", style="bold")  # type: ignore[attr-defined]
+            text.append(f"  ·  {labels.duration(app.clock.now() - since)}", style="bold")  # type: ignore[attr-defined]
         if getattr(app, "role", None) == "supervisor":
             text.append(f"  ·  {T('supervisor')}")
         if getattr(app, "simulated", False):

@@ -46,3 +46,11 @@ def test_screen_pop_benchmark_smoke(tmp_path: Path) -> None:
     assert figures["customers"] == 10_000 and figures["rings"] == 95
     assert 0.7 < figures["matched_fraction"] <= 1.0
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+
+
+def test_console_benchmark_smoke(tmp_path: Path) -> None:
+    figures = run_bench("tests.bench.console", "--extensions", "100", "--rate", "50", "--keys", "20",
+                        "--starts", "1", tmp_path=tmp_path)
+    assert figures["monitor_keys"]["keys"] == 20 and figures["monitor_keys"]["rows"] == 101
+    assert 0 < figures["first_frame_ms"]
+    assert 0 <= figures["monitor_keys"]["p50_ms"] <= figures["key_p95_ms"]

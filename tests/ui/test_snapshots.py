@@ -107,6 +107,9 @@ async def test_supervisor_monitor(rig, console, svg) -> None:  # type: ignore[no
         await rig.ring("1002", "(48) 3222-1111")
         await rig.settle(1)
         await settle(rig, pilot)
+        app.screen.apply_changes()  # the monitor's own 150 ms tick, done now: the picture is final
+        app.screen.refresh_durations()
+        await pilot.pause()
         assert app.export_screenshot() == svg
 
 

@@ -13,6 +13,8 @@ from tui_caa.domain import DomainError
 from tui_caa.gateway.embedded import start_embedded
 from tui_caa.gateway.principal import Role
 
+CLOSE_TIMEOUT = 5.0
+
 
 def start_command(args: argparse.Namespace, settings: Settings) -> int:
     from tui_caa.ui import i18n
@@ -42,5 +44,8 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await app.run_async(mouse=not getattr(args, "no_mouse", False))
     finally:
-        await embedded.close()
+        try:  # a query cut short by the exit must not keep the process alive
+            await asyncio.wait_for(embedded.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            print("tui-caa: closing took too long; exiting anyway", file=sys.stderr)
     return app.return_code or 0

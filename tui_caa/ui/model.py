@@ -83,18 +83,24 @@ class ConsoleModel:
 
     # ---- changing ----
     def apply(self, message: GatewayMessage) -> set[str]:
-        """Returns the parts that changed: "link", "extensions", "calls", "pop", "missed"."""
+        """Returns the parts that changed: "link", "extensions", "calls", "pop", "missed", and
+        "mine" when the console's own extension is concerned (what agent widgets redraw for: a
+        supervisor's console sees every extension change)."""
         match message:
             case StateSnapshot():
-                return self._reset(message)
+                return self._reset(message) | {"mine"}
             case LinkStatus():
                 self.link, self.link_reason = message.state, message.reason
                 return {"link"}
             case ScreenPop():
                 self.pops[message.call_id] = message
-                return {"pop"}
+                self.dirty_extensions.add(message.extension)
+                return {"pop", "mine"} if message.extension == self.extension else {"pop"}
             case PbxUpdate():
-                return self._event(message)
+                changes = self._event(message)
+                if changes and message.event.extension == self.extension:
+                    changes.add("mine")
+                return changes
         return set()
 
     def _reset(self, snapshot: StateSnapshot) -> set[str]:

@@ -695,7 +695,7 @@ class MonitorScreen(Screen[None]):
         elif call.ddr:
             text.append(f"\n  {T('ddr')}: {display_raw(call.ddr)}", style="dim")
         since = call.answered_at or call.started_at
-        text.append(f"\n  {labels.call_state(call.state)} · ⏱ {labels.duration(now - since)}")
+        text.append(f"\n  {labels.call_state(call.state)} · {labels.duration(now - since)}")
         return text
 
     def _update_buttons(self, ext: str | None) -> None:

@@ -101,7 +101,7 @@ class CallPanel(Vertical):
         self.refresh_call()
 
     def _changed(self, changes: set[str]) -> None:
-        if changes & {"calls", "pop", "link"}:
+        if changes & {"mine", "link"}:
             self.refresh_call()
 
     def _tick(self) -> None:

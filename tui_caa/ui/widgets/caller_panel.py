@@ -105,7 +105,7 @@ class CallerPanel(VerticalScroll):
         self.refresh_caller()
 
     def _changed(self, changes: set[str]) -> None:
-        if changes & {"calls", "pop"}:
+        if changes & {"mine"}:
             self.refresh_caller()
 
     def refresh_caller(self) -> None:

@@ -28,11 +28,11 @@ class StatusBanner(Static):
         self.refresh_banner()
 
     def _changed(self, changes: set[str]) -> None:
-        if changes & {"link", "extensions", "calls"}:
+        if changes & {"link", "mine"}:
             self.refresh_banner()
 
     def refresh_banner(self) -> None:
-        self.update(self.banner_text())
+        self.update(self.banner_text(), layout=False)  # one line, always: no re-layout of the screen
 
     def banner_text(self) -> Text:
         app = self.app

@@ -251,3 +251,15 @@ async def test_call_keys_work_on_the_customer_card_and_in_the_dial_field(rig, co
         await pilot.press("f7")
         await settle(rig, pilot)
         assert my_call(rig) is None
+
+
+async def test_a_bad_theme_file_is_named_and_the_default_is_used(rig, console, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "themes"
+    folder.mkdir()
+    (folder / "mine.toml").write_text('name = "mine"\nprimary = "not-a-colour"\n')
+    (folder / "good.toml").write_text('name = "good"\nprimary = "#ff0000"\n')
+    async with console(theme_name="mine", theme_dirs=(folder,)) as (app, pilot):
+        messages = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("mine.toml: key 'primary': 'not-a-colour' is not a colour" in m for m in messages), messages
+        assert any("Tema 'mine' não existe; usando caa-dark" in m for m in messages), messages
+        assert app.theme == "caa-dark" and "good" in app.available_themes

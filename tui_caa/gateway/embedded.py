@@ -47,7 +47,9 @@ async def start_embedded(store: CrmStore, settings: Settings, *, role: Role, ext
     if simulated:
         from tui_caa.pbx.sim import SimTraffic
 
-        human = frozenset({seller.extension}) if seller and seller.extension else frozenset()
+        # the agent at this console answers its own calls; simulated sellers answer the others
+        at_console = role is Role.AGENT and seller is not None and seller.extension
+        human = frozenset({seller.extension}) if at_console else frozenset()
         driver_options.setdefault("traffic", SimTraffic(calls_per_minute=2.0, human_extensions=human))
     driver = await make_driver(entry, store, settings, clock=clock, **driver_options)
     gateway = make_gateway(driver, store, settings, clock=clock)

@@ -263,3 +263,14 @@ async def test_a_bad_theme_file_is_named_and_the_default_is_used(rig, console, t
         assert any("mine.toml: key 'primary': 'not-a-colour' is not a colour" in m for m in messages), messages
         assert any("Tema 'mine' não existe; usando caa-dark" in m for m in messages), messages
         assert app.theme == "caa-dark" and "good" in app.available_themes
+
+
+async def test_palette_simulates_an_incoming_call(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        await pilot.press("ctrl+p")
+        await settle(rig, pilot)
+        await pilot.press(*"simular", "enter")
+        await settle(rig, pilot)
+        call = my_call(rig)
+        assert call is not None and call.state is CallState.RINGING
+        assert "tocando" in text_of(app, "#call-info")

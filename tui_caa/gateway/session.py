@@ -73,6 +73,7 @@ class Session(Protocol):
     async def get_call(self, pbx_call_id: str) -> CallRecord: ...
     async def traffic_sources(self) -> list[TrafficSource]: ...
     async def sellers(self) -> list[Seller]: ...
+    async def simulate_call(self) -> str: ...
     async def close(self) -> None: ...
 
 
@@ -205,6 +206,16 @@ class LocalSession:
 
     async def sellers(self) -> list[Seller]:
         return await self._store.sellers()
+
+    async def simulate_call(self) -> str:
+        """Built-in simulator only: a customer calls this extension now (to try the console)."""
+        from tui_caa.pbx.sim import SimulatorDriver
+
+        driver = self._gateway.driver
+        if not isinstance(driver, SimulatorDriver):
+            raise NotAllowed(f"only the built-in simulator can make a call ring; this PBX is {driver.label}",
+                             field="pbx")
+        return await driver.ring_random(self.principal.own_extension())
 
     async def close(self) -> None:
         self._subscription.close()

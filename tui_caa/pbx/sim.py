@@ -336,6 +336,12 @@ class SimulatorDriver(PbxDriver):
         self._offer_or_end(call, extension, direction=Direction.INBOUND, number=number, ddr=ddr, caller_name=caller_name)
         return call.id
 
+    async def ring_random(self, extension: str) -> str:
+        """An inbound call now, from a caller of the scenario's kind (a customer, a family's shared
+        number, an unknown or withheld number) on one of its DDRs: for demos and integrators."""
+        caller = self._callers.caller()
+        return await self.ring(extension, caller.raw, ddr=self._callers.ddr(), caller_name=caller.caller_name)
+
     async def remote_answer(self, call_id: str) -> None:
         """The far end of an outbound call (or of a recording played to a number) answers."""
         self._require_started()

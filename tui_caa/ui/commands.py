@@ -24,6 +24,9 @@ T = Catalog({
     "monitor": ("Ir para o monitor de ramais", "Go to the extension monitor"),
     "theme": ("Tema: {name}", "Theme: {name}"),
     "help": ("Teclas e ajuda (F1)", "Keys and help (F1)"),
+    "simulate": ("Simular chamada recebida", "Simulate an incoming call"),
+    "simulate_help": ("O simulador faz um cliente ligar para o seu ramal agora",
+                      "The simulator makes a customer call your extension now"),
 })
 
 
@@ -39,6 +42,8 @@ class ConsoleCommands(Provider):
             (T("agent"), app.action_show_agent, ""),  # type: ignore[attr-defined]
             (T("help"), app.action_help, ""),  # type: ignore[attr-defined]
         ]
+        if getattr(app, "simulated", False):
+            entries.append((T("simulate"), self._simulate, T("simulate_help")))
         if getattr(app, "role", None) is Role.SUPERVISOR:
             entries.append((T("monitor"), app.action_show_monitor, ""))  # type: ignore[attr-defined]
         for name in sorted(app.available_themes):
@@ -61,6 +66,9 @@ class ConsoleCommands(Provider):
             yield Hit(0.9, T("transfer_number", number=typed), partial(self._transfer_to, typed))
         if len(typed) >= 2:
             yield Hit(0.5, T("find_text", text=typed), partial(self.app.action_find_customer, typed))  # type: ignore[attr-defined]
+
+    def _simulate(self) -> None:
+        self.app.run_command(self.app.session.simulate_call)  # type: ignore[attr-defined]
 
     def _focus_dial(self) -> None:
         self.app.action_show_agent()  # type: ignore[attr-defined]

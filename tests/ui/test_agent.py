@@ -274,3 +274,20 @@ async def test_palette_simulates_an_incoming_call(rig, console) -> None:  # type
         call = my_call(rig)
         assert call is not None and call.state is CallState.RINGING
         assert "tocando" in text_of(app, "#call-info")
+
+
+async def test_caller_panel_keys_open_the_customer_and_the_new_customer_form(rig, console) -> None:  # type: ignore[no-untyped-def]
+    from tui_caa.ui.screens.customer import CustomerScreen
+    from tui_caa.ui.screens.customer_form import NewCustomerScreen
+
+    async with console() as (app, pilot):
+        await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("ctrl+r", "enter")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        await pilot.press("escape")
+        await settle(rig, pilot)
+        await pilot.press("ctrl+n")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, NewCustomerScreen)

@@ -9,7 +9,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Input, ListView, TabbedContent, TabPane
 
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.widgets.call_panel import CallPanel
@@ -21,6 +21,9 @@ T = Catalog({
     "caller_tab": ("Central Telefônica", "Phone"),
     "history_tab": ("Histórico de Ligações", "Call history"),
     "tabs": ("Central/Histórico", "Phone/History"),
+    "matches": ("Clientes do número", "Caller's customers"),
+    "new_customer": ("Novo cliente", "New customer"),
+    "associate": ("Associar", "Attach"),
     "dialing": ("Chamando {number}", "Calling {number}"),
 })
 
@@ -32,6 +35,9 @@ class AgentScreen(Screen[None]):
     CSS_PATH = "agent.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f4", "toggle_tab", T("tabs"), id="agent.history"),
+        Binding("ctrl+r", "focus_matches", T("matches"), id="agent.matches"),
+        Binding("ctrl+n", "new_customer", T("new_customer"), id="agent.new_customer"),
+        Binding("ctrl+l", "associate", T("associate"), id="agent.associate"),
     ]
 
     def __init__(self) -> None:
@@ -89,6 +95,27 @@ class AgentScreen(Screen[None]):
     @on(Button.Pressed, "#call-more")
     def _more_button(self) -> None:
         self.app.action_more()  # type: ignore[attr-defined]
+
+    # ---- caller identification ----
+    def action_focus_matches(self) -> None:
+        self._show_caller_tab()
+        for selector in ("#exact-matches", "#near-matches"):
+            matches = self.query_one(selector, ListView)
+            if matches.display and matches.children:
+                matches.index = matches.index or 0
+                matches.focus()
+                return
+
+    def action_new_customer(self) -> None:
+        self._show_caller_tab()
+        self.query_one(CallerPanel).new_customer()
+
+    def action_associate(self) -> None:
+        self._show_caller_tab()
+        self.query_one(CallerPanel).associate()
+
+    def _show_caller_tab(self) -> None:
+        self.query_one(TabbedContent).active = "caller-tab"
 
     # ---- tabs ----
     def action_toggle_tab(self) -> None:

@@ -172,7 +172,7 @@ async def test_gateway_refusal_is_a_readable_notification(rig, console) -> None:
         await pilot.press("f6")
         await settle(rig, pilot)
         messages = [n.message for n in app._notifications]
-        assert any("reconnecting" in m for m in messages), messages
+        assert any("conexão com a central está sendo restabelecida" in m for m in messages), messages
         assert all("Traceback" not in m for m in messages)
         assert call_id
 

@@ -19,6 +19,7 @@ from tui_caa.domain import Customer, DomainError
 from tui_caa.gateway.principal import Role
 from tui_caa.gateway.session import Session
 from tui_caa.ui.call_actions import CALL_BINDINGS, CallActions
+from tui_caa.ui.errors import readable
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import ConsoleModel
 from tui_caa.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, shipped_themes_dir
@@ -156,7 +157,7 @@ class CaaApp(CallActions, App[None]):
             try:
                 result = await make()
             except DomainError as exc:
-                self.notify(str(exc), title=T("error_title"), severity="error", timeout=8)
+                self.notify(readable(exc), title=T("error_title"), severity="error", timeout=8)
                 return
             except (TimeoutError, OSError) as exc:
                 self.notify(str(exc) or type(exc).__name__, title=T("error_title"), severity="error", timeout=8)

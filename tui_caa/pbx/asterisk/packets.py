@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 from typing import Literal
 
 from tui_caa.pbx.asterisk.errors import ProtocolError
@@ -39,12 +40,8 @@ class Packet(dict[str, str]):
     Being a plain dict keeps lookups at C speed and makes packets JSON-friendly.
     """
 
-    __slots__ = ("_multi",)
-
-    def __init__(self, headers: Iterable[tuple[str, str]] | dict[str, str] = (),
-                 multi: dict[str, list[str]] | None = None) -> None:
-        super().__init__(headers)
-        self._multi = multi  # only for headers that occurred more than once (None: none did)
+    # set only on packets with repeated headers; a class default keeps construction at dict() speed
+    _multi: dict[str, list[str]] | None = None
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Packet:
@@ -56,7 +53,10 @@ class Packet(dict[str, str]):
                 multi.setdefault(name, [first[name]]).append(value)
             else:
                 first[name] = value
-        return cls(first, multi or None)
+        packet = cls(first)
+        if multi:
+            packet._multi = multi
+        return packet
 
     def all(self, name: str) -> list[str]:
         """Every value of a header, in order ([] when absent)."""
@@ -142,15 +142,20 @@ def c_unescape(value: str) -> str:
     return "".join(out)
 
 
+_split = str.split
+_SEP = repeat(": ")
+_ONE = repeat(1)
+
+
 def parse_packet(text: str) -> Packet:
     """Parse one packet's text (no terminator). Raises ProtocolError for a line that is not a header."""
     lines = text.split("\r\n")
     try:
         # fast path: every line is "Name: value" and no name repeats
-        packet = Packet([line.split(": ", 1) for line in lines])  # type: ignore[misc]
+        packet = Packet(map(_split, lines, _SEP, _ONE))
         if len(packet) == len(lines):
             return packet
-    except ValueError:
+    except ValueError:  # a line without ": "
         pass
     return Packet.from_pairs(_slow_pairs(lines))
 
@@ -218,7 +223,7 @@ class PacketReader:
         if end < 0:
             self._buf = buf
             if len(buf) > self.max_packet_size:
-                self._buf = b""
+                self._buf = buf[-3:]  # the terminator may straddle this chunk and the next one
                 self._skipping = True
                 self._error(f"AMI packet larger than {self.max_packet_size} bytes, skipped")
             return []
@@ -226,7 +231,7 @@ class PacketReader:
         self._buf = buf[end:]
         out = self._parse_batch(buf[:end] if end < len(buf) else buf)
         if len(self._buf) > self.max_packet_size:  # the tail alone is already too big
-            self._buf = b""
+            self._buf = self._buf[-3:]
             self._skipping = True
             self._error(f"AMI packet larger than {self.max_packet_size} bytes, skipped")
         return out
@@ -270,18 +275,25 @@ class PacketReader:
         chunks.pop()  # the empty piece after the final terminator
         out: list[Packet] = []
         append = out.append
+        split, sep, one = _split, _SEP, _ONE
         for text in chunks:
             if text is None:
                 self._error(f"AMI packet larger than {self.max_packet_size} bytes, skipped")
                 continue
-            if text.startswith("\r\n"):  # stray blank lines between packets are harmless
-                text = text.lstrip("\r\n")
-                if not text:
+            lines = text.split("\r\n")
+            try:  # the fast path of parse_packet(), inlined: this loop runs for every packet
+                packet = Packet(map(split, lines, sep, one))
+                if len(packet) == len(lines):
+                    append(packet)
                     continue
-            elif not text:
+            except ValueError:  # a line without ": ", or stray blank lines before the packet
+                pass
+            while lines and not lines[0]:
+                del lines[0]
+            if not lines:  # only blank lines: harmless
                 continue
             try:
-                append(parse_packet(text))
+                append(Packet.from_pairs(_slow_pairs(lines)))
             except ProtocolError as exc:
                 self._report(exc)
         self.packets += len(out)

@@ -9,6 +9,7 @@ from textual.widgets import Button, Input, Label
 
 from tui_caa.domain import DomainError
 from tui_caa.phones import CallerIdRules, InvalidPhoneNumber, NumberKind, display, normalize
+from tui_caa.ui.errors import readable
 from tui_caa.ui.i18n import Catalog
 
 T = Catalog({
@@ -57,7 +58,7 @@ class DialBar(Horizontal):
         try:
             await self.app.session.dial(number)  # type: ignore[attr-defined]
         except DomainError as exc:
-            self.show(str(exc), error=True)
+            self.show(readable(exc), error=True)
             return
         self.query_one("#dial-input", Input).value = ""
 

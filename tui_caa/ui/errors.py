@@ -1,0 +1,57 @@
+"""Refusals from the gateway, the PBX and the CRM, said in the console's language.
+
+The layers below speak English (logs, integrators); the agent reads Portuguese. Known kinds of
+refusal are translated by their class and field; anything else is shown as the layer said it."""
+
+from __future__ import annotations
+
+from tui_caa.crm.database import DatabaseUnavailable
+from tui_caa.domain import DomainError
+from tui_caa.gateway.principal import NotAllowed, Reconnecting
+from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
+from tui_caa.ui.i18n import Catalog, current_language
+
+T = Catalog({
+    "reconnecting": ("A conexão com a central está sendo restabelecida; tente de novo em instantes.",
+                     "The PBX link is being restored; try again in a moment."),
+    "not_connected": ("A central não está conectada: {detail}", "The PBX is not connected: {detail}"),
+    "unsupported": ("A central não oferece esta função: {what}.", "The PBX does not offer this: {what}."),
+    "crm_down": ("O CRM não está respondendo; nada foi perdido, tente de novo em instantes.",
+                 "The CRM is not answering; nothing was lost, try again in a moment."),
+    "call_id": ("Esta chamada não está no seu ramal.", "This call is not on your extension."),
+    "role": ("Só supervisores podem ouvir, sussurrar ou intervir.", "Only supervisors may listen, whisper or barge."),
+    "recording_ref": ("Esta ligação não tem gravação.", "This call has no recording."),
+    "extension": ("Este ramal não é seu ou não existe nesta central.", "This extension is not yours or not on this PBX."),
+    "number": ("Número inválido para discar: {detail}", "Invalid number to dial: {detail}"),
+    "target": ("Destino inválido: {detail}", "Invalid target: {detail}"),
+    "pbx_refused": ("A central recusou: {detail}", "The PBX refused: {detail}"),
+})
+
+CAPABILITY_WORDS = {
+    "dial": "discar", "answer": "atender", "hangup": "desligar", "blind_transfer": "transferência",
+    "attended_transfer": "transferência com consulta", "hold": "espera", "park": "estacionar",
+    "pickup": "capturar", "dtmf": "tons DTMF", "play_recording": "reproduzir gravação", "listen": "ouvir",
+    "whisper": "sussurrar", "barge": "intervir",
+}
+
+
+def readable(exc: DomainError) -> str:
+    if current_language() != "pt_BR":
+        return str(exc)
+    detail = str(exc)
+    match exc:
+        case Reconnecting():
+            return T("reconnecting")
+        case Unsupported():
+            return T("unsupported", what=CAPABILITY_WORDS.get(exc.field or "", exc.field or detail))
+        case NotConnected():
+            return T("not_connected", detail=detail)
+        case DatabaseUnavailable():
+            return T("crm_down")
+        case NotAllowed() if exc.field in ("call_id", "role", "recording_ref", "extension"):
+            return T(exc.field)
+        case NotAllowed() if exc.field in ("number", "target"):
+            return T(exc.field, detail=detail.split(": ", 1)[-1])
+        case PbxError():
+            return T("pbx_refused", detail=detail)
+    return detail

@@ -25,3 +25,18 @@ def test_domain_imports_nothing_else_of_the_project() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_no_module_outside_ui_pulls_in_textual() -> None:
+    """Every module of the package but tui_caa.ui, imported together: still no textual."""
+    code = (
+        "import pkgutil, sys, importlib, tui_caa\n"
+        "names = [m.name for m in pkgutil.walk_packages(tui_caa.__path__, 'tui_caa.')\n"
+        "         if not m.name.startswith('tui_caa.ui') and m.name != 'tui_caa.__main__'\n"
+        "         and '.migrations' not in m.name]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "print(len(names), 'textual' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, loaded = result.stdout.split()
+    assert int(count) > 30 and loaded == "False"

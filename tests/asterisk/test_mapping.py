@@ -1,0 +1,263 @@
+"""AmiMapper against the real Asterisk 20 recordings (see fixtures/asterisk/scenarios.md).
+
+The recordings carry no `EventTV`/`Timestamp` headers (timestampevents = no), so event times come
+from the `now` we pass; times from EventTV are checked on a recorded packet with the header added.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tui_caa.domain.events import (
+    CallAnswered,
+    CallDialing,
+    CallEnded,
+    CallEvent,
+    CallHeld,
+    CallResumed,
+    CallRinging,
+    CallTransferred,
+    ExtensionStateChanged,
+    PbxEvent,
+)
+from tui_caa.domain.telephony import CallRecord, Direction, Disposition, ExtensionState
+from tui_caa.gateway.state import PbxState
+from tui_caa.pbx.asterisk.mapping import AmiMapper, MapperConfig
+from tui_caa.pbx.asterisk.packets import Packet, PacketReader
+
+FIXTURES = Path(__file__).parent / "fixtures"
+T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+MONITOR = "/var/spool/asterisk/monitor/"
+
+
+def packets(name: str) -> list[Packet]:
+    return PacketReader().feed((FIXTURES / name).read_bytes())
+
+
+def run(name: str, mapper: AmiMapper | None = None) -> list[PbxEvent]:
+    """Every packet of a recording through a fresh mapper; packet i happens at T0 + i seconds."""
+    mapper = mapper or AmiMapper(MapperConfig())
+    out: list[PbxEvent] = []
+    for i, packet in enumerate(packets(name)):
+        out.extend(mapper.feed(packet, now=T0 + timedelta(seconds=i)))
+    return out
+
+
+def call_events(events: list[PbxEvent]) -> list[CallEvent]:
+    return [e for e in events if isinstance(e, CallEvent)]
+
+
+def summary(events: list[PbxEvent]) -> list[tuple[str, str | None]]:
+    return [(type(e).__name__, e.extension) for e in call_events(events)]
+
+
+def records(events: list[PbxEvent]) -> list[CallRecord]:
+    state = PbxState()
+    out = [r for e in events if (r := state.apply(e)) is not None]
+    assert state.calls == {}  # every call the mapper opened, it also closed
+    return out
+
+
+# ---- (a) inbound, answered ----
+
+def test_inbound_answered_events() -> None:
+    events = call_events(run("ami-inbound-answered.txt"))
+    assert summary(events) == [("CallRinging", "1001"), ("CallAnswered", "1001"), ("CallEnded", "1001")]
+    ringing, answered, ended = events
+    for e in events:
+        assert e.call_id == "1795646870.0"  # the Linkedid
+        assert e.direction is Direction.INBOUND
+        assert e.number == "5133334444"
+        assert e.ddr == "5121010001"
+    assert isinstance(ringing, CallRinging) and ringing.caller_name == "Ext Caller"
+    assert isinstance(answered, CallAnswered)
+    assert isinstance(ended, CallEnded)
+    assert ended.disposition is Disposition.ANSWERED
+    assert ended.recording_ref == MONITOR + "20261125-224750-5133334444-5121010001-1795646870.0.wav"
+
+
+def test_inbound_answered_record() -> None:
+    [rec] = records(run("ami-inbound-answered.txt"))
+    assert rec.extension == "1001"
+    assert rec.pbx_call_id == "1795646870.0"
+    assert rec.direction is Direction.INBOUND
+    assert rec.remote_raw == "5133334444"
+    assert rec.ddr_raw == "5121010001"
+    assert rec.disposition is Disposition.ANSWERED
+    assert not rec.missed
+    assert rec.answered_at is not None and rec.answered_at > rec.started_at
+    assert rec.recording_ref and rec.recording_ref.endswith("-1795646870.0.wav")
+
+
+def test_did_from_trunk_exten_without_varset() -> None:
+    """Without the FROM_DID VarSet (VarSet filtered out) the trunk leg's Exten still gives the DDR."""
+    mapper = AmiMapper(MapperConfig())
+    events = []
+    for p in packets("ami-inbound-answered.txt"):
+        if p.get("Event") != "VarSet":
+            events.extend(mapper.feed(p, now=T0))
+    ringing = call_events(events)[0]
+    assert isinstance(ringing, CallRinging)
+    assert ringing.ddr == "5121010001"
+    assert ringing.number == "5133334444"
+
+
+# ---- (b) inbound, caller abandons while ringing ----
+
+def test_inbound_missed() -> None:
+    events = call_events(run("ami-inbound-missed.txt"))
+    assert summary(events) == [("CallRinging", "1001"), ("CallEnded", "1001")]
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.call_id == "1795646879.2"
+    assert ended.direction is Direction.INBOUND
+    assert ended.number == "5133334444" and ended.ddr == "5121010001"
+    assert ended.disposition is Disposition.ABANDONED  # the caller hung up (CANCEL) first
+    [rec] = records(events)
+    assert rec.missed
+    assert rec.answered_at is None
+    assert rec.talk_seconds == 0
+    assert rec.direction is Direction.INBOUND
+    assert rec.remote_raw == "5133334444" and rec.ddr_raw == "5121010001"
+
+
+# ---- (c) click-to-call (Originate 1001 → 5199998888) ----
+
+def test_click_to_call() -> None:
+    events = call_events(run("ami-click-to-call.txt"))
+    # the Originate rings 1001's own phone first: that is not an inbound call, no CallRinging
+    assert summary(events) == [("CallDialing", "1001"), ("CallAnswered", "1001"), ("CallEnded", "1001")]
+    for e in events:
+        assert e.call_id == "1795646910.6"
+        assert e.direction is Direction.OUTBOUND
+        assert e.number == "5199998888"
+        assert e.ddr is None
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.disposition is Disposition.ANSWERED
+    assert ended.recording_ref == MONITOR + "20261125-224832-1001-5199998888-1795646910.6.wav"
+    [rec] = records(events)
+    assert rec.direction is Direction.OUTBOUND and not rec.missed
+    assert rec.remote_raw == "5199998888" and rec.answered_at is not None
+
+
+# ---- (d) internal 1001 → 1002, blind transfer to 1003 ----
+
+def test_blind_transfer() -> None:
+    events = call_events(run("ami-blind-transfer.txt"))
+    assert {e.call_id for e in events} == {"1795646921.8"}  # one call id through the transfer
+    assert all(e.direction is Direction.INTERNAL for e in events)
+    assert summary(events) == [
+        ("CallRinging", "1002"), ("CallDialing", "1001"),
+        ("CallAnswered", "1002"), ("CallAnswered", "1001"),
+        ("CallTransferred", "1001"),
+        ("CallRinging", "1003"), ("CallAnswered", "1003"),
+        ("CallEnded", "1003"), ("CallEnded", "1002"),
+    ]
+    by = {(type(e).__name__, e.extension): e for e in events}
+    assert by[("CallDialing", "1001")].number == "1002"
+    assert by[("CallRinging", "1002")].number == "1001"
+    assert by[("CallRinging", "1003")].number == "1002"  # the transferee now calls 1003
+    transferred = by[("CallTransferred", "1001")]
+    assert isinstance(transferred, CallTransferred)
+    assert transferred.target == "1003" and not transferred.attended
+    assert transferred.recording_ref == MONITOR + "20261125-224841-1001-1002-1795646921.8.wav"
+    # the Unhold Asterisk sends before the BlindTransfer is not a resume of a held call
+    assert not any(isinstance(e, CallHeld | CallResumed) for e in events)
+
+    recs = {r.extension: r for r in records(events)}
+    assert set(recs) == {"1001", "1002", "1003"}
+    assert recs["1001"].disposition is Disposition.TRANSFERRED
+    assert recs["1002"].disposition is Disposition.ANSWERED
+    assert recs["1003"].disposition is Disposition.ANSWERED
+    assert all(r.direction is Direction.INTERNAL and not r.missed for r in recs.values())
+
+
+def test_blind_transfer_by_phone_sip_refer() -> None:
+    events = call_events(run("ami-blind-transfer-sip-refer.txt"))
+    transfers = [e for e in events if isinstance(e, CallTransferred)]
+    assert [(t.extension, t.target, t.attended) for t in transfers] == [("1001", "1003", False)]
+    ended = {e.extension: e.disposition for e in events if isinstance(e, CallEnded)}
+    assert ended == {"1002": Disposition.ANSWERED, "1003": Disposition.ANSWERED}
+
+
+# ---- hold (ami-extension-state.txt: 1003 puts 1002 on hold) ----
+
+def test_hold_and_resume() -> None:
+    events = call_events(run("ami-extension-state.txt"))
+    assert summary(events) == [
+        ("CallDialing", "1002"), ("CallRinging", "1003"),
+        ("CallAnswered", "1003"), ("CallAnswered", "1002"),
+        ("CallHeld", "1003"), ("CallResumed", "1003"),
+        ("CallEnded", "1002"), ("CallEnded", "1003"),
+    ]
+    held = next(e for e in events if isinstance(e, CallHeld))
+    assert held.call_id == "1795647001.29" and held.number == "1002"
+    recs = records(events)
+    assert {(r.extension, r.disposition) for r in recs} == {
+        ("1002", Disposition.ANSWERED), ("1003", Disposition.ANSWERED)}
+
+
+# ---- (g) extension states ----
+
+def test_extension_states() -> None:
+    events = [e for e in run("ami-extension-state.txt") if isinstance(e, ExtensionStateChanged)]
+    by_ext: dict[str, list[ExtensionState]] = {}
+    for e in events:
+        by_ext.setdefault(e.extension or "", []).append(e.state)
+    S = ExtensionState
+    assert by_ext["1001"] == [S.IDLE]
+    assert by_ext["1002"] == [S.IDLE, S.IN_CALL, S.ON_HOLD, S.IN_CALL, S.IDLE]  # 1002 is the held one
+    assert by_ext["1003"] == [S.IDLE, S.RINGING, S.IN_CALL, S.IDLE, S.OFFLINE, S.IDLE]
+    assert "1999" not in by_ext  # its -1 status came only as the reply to an ExtensionState action
+    assert "pstn" not in by_ext  # PJSIP/pstn is no extension
+    state = PbxState()
+    for e in events:
+        state.apply(e)
+    assert state.extensions["1003"] is S.IDLE
+
+
+def test_known_extensions_filter() -> None:
+    mapper = AmiMapper(MapperConfig(known_extensions=frozenset({"1001", "1002"})))
+    events = run("ami-extension-state.txt", mapper)
+    assert {e.extension for e in events} <= {"1001", "1002"}
+    assert any(isinstance(e, CallDialing) and e.extension == "1002" for e in events)
+
+
+# ---- times ----
+
+def test_eventtv_gives_the_time() -> None:
+    mapper = AmiMapper(MapperConfig())
+    out: list[PbxEvent] = []
+    for p in packets("ami-inbound-answered.txt"):
+        if p.get("Event") in ("DialBegin", "Newstate", "Hangup"):
+            p = Packet(p)
+            p["EventTV"] = "2026-11-25T22:47:50.250000-0300"
+        out.extend(mapper.feed(p))
+    ringing = call_events(out)[0]
+    assert ringing.at == datetime(2026, 11, 26, 1, 47, 50, 250000, tzinfo=UTC)
+
+
+def test_now_is_used_without_eventtv() -> None:
+    events = call_events(run("ami-inbound-answered.txt"))
+    assert all(T0 <= e.at <= T0 + timedelta(hours=1) for e in events)
+
+
+def test_irrelevant_events_are_ignored() -> None:
+    mapper = AmiMapper(MapperConfig())
+    for name in ("Newexten", "RTCPSent", "QueueMemberStatus", "Cdr", "SuccessfulAuth"):
+        assert mapper.feed(Packet({"Event": name, "Channel": "PJSIP/1001-00000001"}), now=T0) == []
+    assert mapper.feed(Packet({"Response": "Success"}), now=T0) == []
+    assert mapper.feed(Packet({"Event": "VarSet", "Variable": "RTPAUDIOQOS", "Value": "x",
+                               "Uniqueid": "1.1", "Channel": "PJSIP/1001-00000001"}), now=T0) == []
+    assert mapper.channels == {}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("ami-*.txt")))
+def test_every_recording_leaves_no_state_behind(name: str) -> None:
+    mapper = AmiMapper(MapperConfig())
+    events = run(name, mapper)
+    assert mapper.channels == {} and mapper.calls == {} and mapper.bridges == {}
+    records(events)  # PbxState accepts them and ends every call it opened

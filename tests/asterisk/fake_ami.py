@@ -69,6 +69,9 @@ class FakeAmi:
             "core show version": ["Asterisk 20.20.1 built by root @ lab on a x86_64 running Linux on 2026-11-25 22:00:00 UTC"],
         }
         self.replay: bytes | None = None  # a recording to play after a successful login
+        # actions to answer `Response: Success` with this Message (e.g. Originate, Hangup); unknown
+        # actions otherwise get Asterisk's "Invalid/unknown command" error
+        self.responses: dict[str, str] = {}
         self.replay_seed: int | None = None  # split the replay at random byte boundaries
         self.actions: list[Packet] = []  # every action received, in order (Login included)
         self.logins: list[dict[str, str]] = []
@@ -169,6 +172,8 @@ class FakeAmi:
                              f"commands)\r\n\r\n".encode())
         elif name in LIST_REPLIES:
             writer.write(b"".join(with_action_id(p, aid) for p in LIST_REPLIES[name]))
+        elif name in self.responses:
+            writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: {self.responses[name]}\r\n\r\n".encode())
         else:
             writer.write(f"Response: Error\r\nActionID: {aid}\r\nMessage: Invalid/unknown command: {name}. "
                          f"Use Action: ListCommands to show available commands.\r\n\r\n".encode())

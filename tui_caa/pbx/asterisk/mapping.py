@@ -97,7 +97,7 @@ class MapperConfig:
 
 
 @dataclass(slots=True)
-class _Channel:
+class Channel:
     uniqueid: str
     name: str
     linkedid: str
@@ -141,7 +141,7 @@ class AmiMapper:
         self._rec_var = config.recording_variable
         self._varset_vars = self._did_vars | {self._rec_var}
         self._known = config.known_extensions
-        self.channels: dict[str, _Channel] = {}
+        self.channels: dict[str, Channel] = {}
         self.calls: dict[str, _Call] = {}
         self.bridges: dict[str, set[str]] = {}
         self.extension_states: dict[str, ExtensionState] = {}
@@ -204,6 +204,37 @@ class AmiMapper:
                     pass
         return self._now or datetime.now(UTC)
 
+    def load_active_channels(self, items: list[Packet]) -> None:
+        """The calls under way after a (re)connect, from `CoreShowChannels` items: each extension's
+        leg is known at once (direction, other party, answered), without replaying any event."""
+        items = [p for p in items if p.get("Event") == "CoreShowChannel" and p.get("Uniqueid")]
+        # the call's first channel (Uniqueid == Linkedid) decides its direction: feed those first
+        items.sort(key=lambda p: p.get("Uniqueid") != p.get("Linkedid"))
+        firsts = {p["Uniqueid"]: p for p in items if p.get("Uniqueid") == p.get("Linkedid")}
+        for p in items:
+            chan = self._channel(p)
+            if chan is None or chan.ext is None:
+                continue
+            uid, linkedid = p["Uniqueid"], p.get("Linkedid") or p["Uniqueid"]
+            connected = p.get("ConnectedLineNum", "")
+            number = connected if connected and connected not in ("<unknown>", "s") else None
+            ext_like = number is not None and self._extension_of_number(number)
+            if uid == linkedid:  # the extension started this call
+                direction = Direction.INTERNAL if ext_like else Direction.OUTBOUND
+            else:
+                first = firsts.get(linkedid)
+                if first is not None:
+                    inbound = (first.get("Context", "") in self.config.trunk_contexts
+                               or self._extension_of(first.get("Channel", "")) is None)
+                else:
+                    inbound = not ext_like
+                direction = Direction.INBOUND if inbound else Direction.INTERNAL
+                chan.dialer = linkedid if linkedid in self.channels else None
+            chan.announced = True
+            chan.direction = direction
+            chan.number = number
+            chan.answered = p.get("ChannelStateDesc") == "Up"
+
     def _extension_of(self, name: str) -> str | None:
         if name.startswith("Local/"):
             return None
@@ -215,7 +246,7 @@ class AmiMapper:
             return None
         return ext
 
-    def _channel(self, p: Packet, prefix: str = "") -> _Channel | None:
+    def _channel(self, p: Packet, prefix: str = "") -> Channel | None:
         """The channel a packet's snapshot (with `prefix`: Dest, Transferer…) speaks of, created
         on first sight (e.g. after a reconnect, or a Newchannel filtered out)."""
         uid = p.get(prefix + "Uniqueid")
@@ -232,9 +263,9 @@ class AmiMapper:
         return chan
 
     def _new_channel(self, uid: str, name: str, linkedid: str, context: str, exten: str,
-                     caller_num: str) -> _Channel:
+                     caller_num: str) -> Channel:
         ext = self._extension_of(name)
-        chan = _Channel(uniqueid=uid, name=name, linkedid=linkedid, ext=ext, caller_num=caller_num)
+        chan = Channel(uniqueid=uid, name=name, linkedid=linkedid, ext=ext, caller_num=caller_num)
         self.channels[uid] = chan
         call = self.calls.get(linkedid)
         if call is None:
@@ -255,7 +286,7 @@ class AmiMapper:
             self._locals[name[:-2]] = uid
         return chan
 
-    def _chanvars(self, chan: _Channel, variables: dict[str, str]) -> None:
+    def _chanvars(self, chan: Channel, variables: dict[str, str]) -> None:
         call = self.calls.get(chan.linkedid)
         for var, value in variables.items():
             if var in self._did_vars and value and call is not None:
@@ -265,7 +296,7 @@ class AmiMapper:
                 if call is not None:
                     call.recording = value
 
-    def _real_dialer(self, chan: _Channel) -> _Channel | None:
+    def _real_dialer(self, chan: Channel) -> Channel | None:
         """Whoever dialled `chan`, looking through Local channel halves."""
         seen = 0
         dialer = self.channels.get(chan.dialer) if chan.dialer else None
@@ -281,7 +312,7 @@ class AmiMapper:
             dialer = self.channels.get(one.dialer)
         return dialer
 
-    def _recording_for(self, chan: _Channel) -> str | None:
+    def _recording_for(self, chan: Channel) -> str | None:
         if chan.recording:
             return chan.recording
         dialer = self._real_dialer(chan)
@@ -290,7 +321,7 @@ class AmiMapper:
         call = self.calls.get(chan.linkedid)
         return call.recording if call else None
 
-    def _ring(self, chan: _Channel, out: list[PbxEvent], dialer: _Channel | None,
+    def _ring(self, chan: Channel, out: list[PbxEvent], dialer: Channel | None,
               connected: str = "", caller_name: str | None = None) -> None:
         """The extension's channel starts ringing for a call it did not start."""
         call = self.calls.get(chan.linkedid)
@@ -318,13 +349,13 @@ class AmiMapper:
         return number.isdigit() and 2 <= len(number) <= 8 and (
             self._known is None or number in self._known) and len(number) <= 5
 
-    def _answer(self, chan: _Channel, out: list[PbxEvent]) -> None:
+    def _answer(self, chan: Channel, out: list[PbxEvent]) -> None:
         if chan.ext is None or not chan.announced or chan.answered or chan.done:
             return
         chan.answered = True
         out.append(self._call_event(CallAnswered, chan))
 
-    def _call_event(self, cls: type, chan: _Channel, **extra: object) -> PbxEvent:
+    def _call_event(self, cls: type, chan: Channel, **extra: object) -> PbxEvent:
         call = self.calls.get(chan.linkedid)
         ddr = call.ddr if call is not None and chan.direction is Direction.INBOUND else None
         return cls(at=self._at(), extension=chan.ext, call_id=chan.linkedid, direction=chan.direction,
@@ -453,7 +484,7 @@ class AmiMapper:
         chan.held = False
         out.append(self._call_event(CallResumed, chan))
 
-    def _transferred(self, chan: _Channel | None, target: str, attended: bool,
+    def _transferred(self, chan: Channel | None, target: str, attended: bool,
                      out: list[PbxEvent]) -> None:
         if chan is None or chan.ext is None or not chan.announced or chan.done:
             return
@@ -501,7 +532,7 @@ class AmiMapper:
             if members is not None:
                 members.discard(uid)
 
-    def _disposition(self, chan: _Channel) -> Disposition:
+    def _disposition(self, chan: Channel) -> Disposition:
         """What happened to an extension's leg that ends without a transfer."""
         if chan.answered:
             return Disposition.ANSWERED

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import random
 import re
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +49,7 @@ from tui_caa.domain.events import (
 from tui_caa.domain.telephony import ALL_CAPABILITIES, CallState, Capability, Direction, Disposition, ExtensionState
 from tui_caa.pbx import sim_traffic
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError
+from tui_caa.pbx.event_stream import EventStream
 from tui_caa.pbx.sim_traffic import CallerGenerator, SimTraffic
 from tui_caa.phones import check_ddd
 
@@ -167,45 +167,6 @@ class _Call:
         return self.legs.get(extension)
 
 
-class _EventStream:
-    """Events in order, kept until read. A reader that stops reading cannot make it grow without
-    end: past `limit` the backlog is dropped and replaced by a forced resync."""
-
-    def __init__(self, clock: Clock, pbx: str, limit: int = EVENT_BACKLOG) -> None:
-        self._clock, self._pbx, self._limit = clock, pbx, limit
-        self._backlog: deque[PbxEvent] = deque()
-        self._wake = asyncio.Event()
-        self.closed = False
-
-    def put(self, event: PbxEvent) -> None:
-        if self.closed:
-            return
-        if len(self._backlog) >= self._limit:
-            dropped = len(self._backlog)
-            self._backlog.clear()
-            now = self._clock.now()
-            self._backlog += (
-                DriverDisconnected(at=now, reason=f"{dropped} events were not read in time"),
-                DriverConnected(at=now, pbx=self._pbx),
-                DriverResynced(at=now),
-            )
-        self._backlog.append(event)
-        self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    async def __aiter__(self) -> AsyncIterator[PbxEvent]:
-        while True:
-            while self._backlog:
-                yield self._backlog.popleft()
-            if self.closed:
-                return
-            self._wake.clear()
-            await self._wake.wait()
-
-
 class SimulatorDriver(PbxDriver):
     kind = "simulator"
     label = "Simulador"
@@ -244,7 +205,7 @@ class SimulatorDriver(PbxDriver):
         self._calls: dict[str, _Call] = {}
         self._slots: dict[str, _Call] = {}
         self._recordings: dict[str, float] = dict(scenario.recordings)
-        self._stream = _EventStream(self.clock, self.name)
+        self._stream = EventStream(self.name, EVENT_BACKLOG, self.clock.now)
         self._started = False  # connect() succeeded once
         self._link_up = False
         self._outage = ""

@@ -23,7 +23,6 @@ import contextlib
 import logging
 import re
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +51,7 @@ from tui_caa.pbx.asterisk.mapping import (
 )
 from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError
+from tui_caa.pbx.event_stream import EventStream
 
 log = logging.getLogger(__name__)
 
@@ -63,45 +63,6 @@ _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class _EventStream:
-    """Events in order, kept until read. Past `limit` unread events the backlog is dropped and
-    replaced by a forced resync sequence (the snapshot is always current)."""
-
-    def __init__(self, pbx: str, limit: int) -> None:
-        self._pbx, self._limit = pbx, limit
-        self._backlog: deque[PbxEvent] = deque()
-        self._wake = asyncio.Event()
-        self.closed = False
-
-    def put(self, event: PbxEvent) -> None:
-        if self.closed:
-            return
-        if len(self._backlog) >= self._limit:
-            dropped = len(self._backlog)
-            self._backlog.clear()
-            now = _now()
-            self._backlog += (
-                DriverDisconnected(at=now, reason=f"{dropped} events were not read in time"),
-                DriverConnected(at=now, pbx=self._pbx),
-                DriverResynced(at=now),
-            )
-        self._backlog.append(event)
-        self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    async def __aiter__(self) -> AsyncIterator[PbxEvent]:
-        while True:
-            while self._backlog:
-                yield self._backlog.popleft()
-            if self.closed:
-                return
-            self._wake.clear()
-            await self._wake.wait()
 
 
 class AsteriskDriver(PbxDriver):
@@ -128,7 +89,7 @@ class AsteriskDriver(PbxDriver):
         self._mapper = AmiMapper(self._mapper_config)
         # client_options: use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout
         self._client = AmiClient(host, port, username, secret, **client_options)
-        self._stream = _EventStream(self.name, event_backlog)
+        self._stream = EventStream(self.name, event_backlog, _now)
         self._pump_task: asyncio.Task[None] | None = None
         self._link_up = False
         self._closed = False

@@ -7,7 +7,7 @@ it names (or as a notification), and nothing typed is lost."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
@@ -728,7 +728,43 @@ DIALOG_CSS = """
 """
 
 
-class VehicleScreen(ModalScreen[Vehicle | None]):
+class FormDialog(ModalScreen[Any]):
+    """What the card's dialogs share: save once at a time, the store's refusal shown under its
+    field (store field -> form field in `STORE_FIELDS`), cancel with escape or the button."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    STORE_FIELDS: ClassVar[dict[str, str]] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._saving = False
+
+    def start_saving(self, save: Callable[[], Awaitable[Any]], group: str) -> None:
+        self._saving = True
+        self.run_worker(self._save(save), group=group, exit_on_error=False)
+
+    async def _save(self, save: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            saved = await save()
+        except DomainError as exc:
+            field = self.STORE_FIELDS.get(exc.field or "")
+            if field:
+                show_problems(self, {field: str(exc)}, self.FIELDS)
+            self.query_one("#form-problem", Label).update(str(exc))
+            return
+        except (TimeoutError, OSError) as exc:
+            self.query_one("#form-problem", Label).update(str(exc) or type(exc).__name__)
+            return
+        finally:
+            self._saving = False
+        self.dismiss(saved)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class VehicleScreen(FormDialog):
     """"Incluir veículo": plate, model, year, VIN; saves and dismisses with the saved vehicle."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="VehicleScreen")
@@ -737,11 +773,11 @@ class VehicleScreen(ModalScreen[Vehicle | None]):
         Binding("escape", "cancel", T("cancel"), id="vehicle.cancel"),
     ]
     FIELDS = ("plate", "model", "year", "vin")
+    STORE_FIELDS: ClassVar[dict[str, str]] = {field: field for field in FIELDS}
 
     def __init__(self, customer: Customer) -> None:
         super().__init__()
         self.customer = customer
-        self._saving = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -783,30 +819,10 @@ class VehicleScreen(ModalScreen[Vehicle | None]):
         self.query_one("#form-problem", Label).update(general or (T("fix_fields") if problems else ""))
         if problems or general or vehicle is None:
             return
-        self._saving = True
-        self.run_worker(self._save(vehicle), group="vehicle-save", exit_on_error=False)
-
-    async def _save(self, vehicle: Vehicle) -> None:
-        try:
-            saved = await _session(self).add_vehicle(vehicle)
-        except DomainError as exc:
-            if exc.field in self.FIELDS:
-                show_problems(self, {exc.field: str(exc)}, self.FIELDS)
-            self.query_one("#form-problem", Label).update(str(exc))
-            return
-        except (TimeoutError, OSError) as exc:
-            self.query_one("#form-problem", Label).update(str(exc) or type(exc).__name__)
-            return
-        finally:
-            self._saving = False
-        self.dismiss(saved)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.start_saving(lambda: _session(self).add_vehicle(vehicle), "vehicle-save")
 
 
-class AppointmentScreen(ModalScreen[Appointment | None]):
+class AppointmentScreen(FormDialog):
     """"Agendar": vehicle, date and time (local), service, notes; saves and dismisses with it."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="AppointmentScreen")
@@ -815,13 +831,14 @@ class AppointmentScreen(ModalScreen[Appointment | None]):
         Binding("escape", "cancel", T("cancel"), id="appointment.cancel"),
     ]
     FIELDS = ("appointment-vehicle", "when", "service", "appointment-notes")
+    STORE_FIELDS: ClassVar[dict[str, str]] = {"vehicle_id": "appointment-vehicle", "service": "service",
+                                              "scheduled_at": "when"}
 
     def __init__(self, customer: Customer, vehicles: list[Vehicle], vehicle_id: int | None = None) -> None:
         super().__init__()
         self.customer = customer
         self.vehicles = vehicles
         self.vehicle_id = vehicle_id
-        self._saving = False
 
     def compose(self) -> ComposeResult:
         options = [(vehicle_text(v), v.id) for v in self.vehicles]
@@ -871,26 +888,4 @@ class AppointmentScreen(ModalScreen[Appointment | None]):
         self.query_one("#form-problem", Label).update(T("fix_fields") if problems else "")
         if problems or appointment is None:
             return
-        self._saving = True
-        self.run_worker(self._save(appointment), group="appointment-save", exit_on_error=False)
-
-    async def _save(self, appointment: Appointment) -> None:
-        try:
-            saved = await _session(self).create_appointment(appointment)
-        except DomainError as exc:
-            fields = {"vehicle_id": "appointment-vehicle", "service": "service", "scheduled_at": "when"}
-            field = fields.get(exc.field or "")
-            if field:
-                show_problems(self, {field: str(exc)}, self.FIELDS)
-            self.query_one("#form-problem", Label).update(str(exc))
-            return
-        except (TimeoutError, OSError) as exc:
-            self.query_one("#form-problem", Label).update(str(exc) or type(exc).__name__)
-            return
-        finally:
-            self._saving = False
-        self.dismiss(saved)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.start_saving(lambda: _session(self).create_appointment(appointment), "appointment-save")

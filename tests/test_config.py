@@ -84,3 +84,22 @@ def test_database_password_is_kept_out_of_the_url(tmp_path: Path) -> None:
 def test_bad_database_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="key 'database': 'nonsense' is not a database URL"):
         load_settings(write(tmp_path / "c.toml", '[database]\nurl = "nonsense"\n'))
+
+
+def test_pbx_family_settings_come_from_their_own_table(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[pbx.asterisk]\ntrunk_contexts = ["entrada-tronco"]\ndial_context = "ramais"\n')
+    settings = load_settings(path)
+    assert settings.pbx.asterisk.trunk_contexts == ("entrada-tronco",)
+    assert settings.pbx.for_kind("asterisk")["dial_context"] == "ramais"
+    assert settings.pbx.for_kind("simulator") == {}
+
+
+def test_a_typo_in_a_pbx_table_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[pbx.asterisk]\ntrunk_context = ["x"]\nchannel_pattern = "^PJSIP/(\\\\d+)-"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    message = str(error.value)
+    assert "unknown key 'pbx.asterisk.trunk_context'; did you mean 'trunk_contexts'?" in message
+    assert "key 'pbx.asterisk.channel_pattern': needs a group named ext" in message

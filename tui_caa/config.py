@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from tui_caa import locations
+from tui_caa.pbx.options import PbxOptions
 from tui_caa.phones import CallerIdRules, DialRules, check_ddd
 
 ENV_PREFIX = "TUI_CAA_"
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     dialing: DialRules = Field(default_factory=DialRules)
     caller_id: CallerIdRules = Field(default_factory=CallerIdRules)
+    pbx: PbxOptions = Field(default_factory=PbxOptions)  # [pbx.asterisk], [pbx.digitro]…
 
     @field_validator("ddd")
     @classmethod

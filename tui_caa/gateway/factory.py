@@ -63,8 +63,10 @@ async def pbx_entry(store: CrmStore, override: PbxOverride | None = None) -> Pbx
 
 async def make_driver(entry: PbxRegistryEntry, store: CrmStore, settings: Settings, *,
                       clock: Clock | None = None, **options: Any) -> PbxDriver:
-    """The driver for `entry`. The simulator gets its scenario from the CRM (drivers never read it)."""
+    """The driver for `entry`, with its family's `[pbx.<family>]` settings (`options` win: tests use them).
+    The simulator gets its scenario from the CRM (drivers never read it)."""
     cls = driver_class(entry.kind.value)
+    options = {**settings.pbx.for_kind(entry.kind.value), **options}
     if entry.kind is PbxKind.SIMULATOR:
         from tui_caa.pbx.sim import SimScenario
 

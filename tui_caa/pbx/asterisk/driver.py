@@ -41,17 +41,11 @@ from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability, Direction
 from tui_caa.pbx.asterisk.client import AmiClient
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
-from tui_caa.pbx.asterisk.mapping import (
-    DEFAULT_CHANNEL_PATTERN,
-    DEFAULT_DEVICE_PATTERN,
-    DEFAULT_TRUNK_CONTEXTS,
-    AmiMapper,
-    Channel,
-    MapperConfig,
-)
+from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig
 from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError
 from tui_caa.pbx.event_stream import EventStream
+from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +69,7 @@ class AsteriskDriver(PbxDriver):
                  originate_timeout_ms: int = 30_000,
                  channel_pattern: str = DEFAULT_CHANNEL_PATTERN, device_pattern: str = DEFAULT_DEVICE_PATTERN,
                  trunk_contexts: tuple[str, ...] = DEFAULT_TRUNK_CONTEXTS,
+                 did_variable: str = "FROM_DID", recording_variable: str = "MIXMONITOR_FILENAME",
                  known_extensions: frozenset[str] | None = None,
                  reconnect_delay: float = 1.0, reconnect_max_delay: float = 30.0,
                  event_backlog: int = EVENT_BACKLOG, **client_options: Any) -> None:
@@ -85,7 +80,8 @@ class AsteriskDriver(PbxDriver):
         self.reconnect_delay = reconnect_delay
         self.reconnect_max_delay = reconnect_max_delay
         self._mapper_config = MapperConfig(channel_pattern=channel_pattern, device_pattern=device_pattern,
-                                           trunk_contexts=tuple(trunk_contexts), known_extensions=known_extensions)
+                                           trunk_contexts=tuple(trunk_contexts), known_extensions=known_extensions,
+                                           did_variable=did_variable, recording_variable=recording_variable)
         self._mapper = AmiMapper(self._mapper_config)
         # client_options: use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout
         self._client = AmiClient(host, port, username, secret, **client_options)
@@ -98,8 +94,9 @@ class AsteriskDriver(PbxDriver):
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> AsteriskDriver:
-        """Options: dial_context, technology, originate_timeout_ms, channel_pattern, device_pattern,
-        trunk_contexts, known_extensions, reconnect_delay, reconnect_max_delay, event_backlog, and the
+        """Options: those of `AsteriskOptions` (the `[pbx.asterisk]` table), and known_extensions,
+        event_backlog; the rest (dial_context, technology, originate_timeout_ms, channel_pattern, device_pattern,
+        trunk_contexts, did_variable, recording_variable, reconnect_delay, reconnect_max_delay, event_backlog, and the
         AmiClient's use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout."""
         if str(getattr(entry, "kind", "")) != "asterisk":
             raise PbxError(f"registry entry '{entry.name}' is a {entry.kind} PBX, not Asterisk", field="kind")

@@ -45,10 +45,7 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.telephony import Direction, Disposition, ExtensionState
 from tui_caa.pbx.asterisk.packets import Packet
-
-DEFAULT_CHANNEL_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})-"
-DEFAULT_DEVICE_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})$"
-DEFAULT_TRUNK_CONTEXTS = ("from-trunk", "from-pstn", "from-external")
+from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
 
 _UNKNOWN_NUMBERS = frozenset({"", "<unknown>", "s"})
 

@@ -1,0 +1,53 @@
+"""`[pbx.asterisk]`: how this site's Asterisk dialplan is laid out (see README, "Asterisk")."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_CHANNEL_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})-"
+DEFAULT_DEVICE_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})$"
+DEFAULT_TRUNK_CONTEXTS = ("from-trunk", "from-pstn", "from-external")
+
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class AsteriskOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # the extension of a channel, by name: a regular expression with a group named `ext`
+    channel_pattern: str = DEFAULT_CHANNEL_PATTERN
+    device_pattern: str = DEFAULT_DEVICE_PATTERN  # DeviceStateChange `Device`, group `ext`
+    trunk_contexts: tuple[str, ...] = DEFAULT_TRUNK_CONTEXTS  # a call whose first channel is here is inbound
+    dial_context: str = "from-internal"  # where click-to-call and transfers dial the number
+    technology: str = "PJSIP"  # the channel technology of the phones: PJSIP, SIP, IAX2
+    did_variable: str = "FROM_DID"  # the channel variable with the DDR (FreePBX sets FROM_DID)
+    recording_variable: str = "MIXMONITOR_FILENAME"
+    originate_timeout_ms: Annotated[int, Field(ge=1000, le=300_000)] = 30_000
+    use_md5: bool = False  # log in by MD5 challenge instead of sending the secret
+    connect_timeout: Seconds = 5.0
+    action_timeout: Seconds = 10.0
+    ping_interval: Seconds = 20.0
+    ping_timeout: Seconds = 5.0
+    reconnect_delay: Seconds = 1.0
+    reconnect_max_delay: Seconds = 30.0
+
+    @field_validator("channel_pattern", "device_pattern")
+    @classmethod
+    def _pattern_with_ext(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        if "ext" not in compiled.groupindex:
+            raise ValueError(r"needs a group named ext, e.g. ^PJSIP/(?P<ext>\d+)-")
+        return value
+
+    @field_validator("technology")
+    @classmethod
+    def _known_technology(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]+", value):
+            raise ValueError("a channel technology such as PJSIP, SIP or IAX2")
+        return value

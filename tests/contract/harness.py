@@ -12,7 +12,7 @@ recording the PBX can play.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol
@@ -38,8 +38,9 @@ class Harness(Protocol):
     async def remote_hangup(self, extension: str) -> None:
         """The far party of `extension`'s call hangs up (a caller still ringing gives up)."""
 
-    def ringing(self, extension: str) -> bool:
-        """Whether the PBX is ringing `extension` right now (what the phone on the desk shows)."""
+    def ringing(self, extension: str) -> bool | Awaitable[bool]:
+        """Whether the PBX is ringing `extension` right now (what the phone on the desk shows);
+        a coroutine function is fine too."""
 
 
 #: a family's rig: `async with make(tmp_path) as harness: …`

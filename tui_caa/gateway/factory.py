@@ -81,6 +81,10 @@ async def make_driver(entry: PbxRegistryEntry, store: CrmStore, settings: Settin
             recordings=tuple((ref, float(max(seconds, 1))) for ref, seconds in await store.recordings()),
         ))
         options.setdefault("clock", clock or SystemClock())
+    elif entry.kind is PbxKind.DIGITRO:  # every Dígitro command carries the seller's device password
+        options.setdefault("device_passwords", {
+            s.extension: s.extension_password for s in await store.sellers()
+            if s.extension and s.extension_password is not None and s.active})
     return cls.from_entry(entry, **options)
 
 

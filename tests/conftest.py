@@ -16,14 +16,15 @@ pytest_plugins = ["tests.gateway_fixtures"]  # the `rig` fixture: a gateway on t
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads the developer's own config or data, or leaks TUI_CAA_* settings."""
+    """No test reads the developer's own config or data, or leaks TUI_CAA_* settings (the test servers'
+    addresses, TUI_CAA_TEST_*, set by .ci/run, stay)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     import os
 
     for name in list(os.environ):
-        if name.startswith("TUI_CAA_"):
+        if name.startswith("TUI_CAA_") and not name.startswith("TUI_CAA_TEST_"):
             monkeypatch.delenv(name)
 
 

@@ -1,4 +1,5 @@
-"""The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `db`)."""
+"""The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `pbx`, `seller`,
+`source`, `db`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--count", type=int, default=0, help="stop after this many events")
     events.add_argument("--rate", type=float, default=6.0,
                         help="simulator only: inbound calls per minute (default 6)")
+    from tui_caa.commands.registry import add_registry_commands
+
+    add_registry_commands(commands, pbx)
 
     db = commands.add_parser("db", help="the CRM database").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
@@ -80,6 +84,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands.phone import normalize_command
 
         return normalize_command
+    if args.command in ("seller", "source") or args.command == "pbx" and args.pbx_command in ("register", "list"):
+        from tui_caa.commands import registry
+
+        return registry.handler(args)
     if args.command == "pbx":
         from tui_caa.commands import pbx
 

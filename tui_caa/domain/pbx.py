@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Self
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from tui_caa.domain.crm import Record
 
@@ -74,6 +74,17 @@ class PbxRegistryEntry(Record):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("address")
+    @classmethod
+    def _valid_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        urls_allowed = info.data.get("kind") in (PbxKind.PLANETFONE, PbxKind.FORIP)
+        return value if value is None else _check_address(value, urls_allowed=urls_allowed)
+
+    @field_validator("mysql_host")
+    @classmethod
+    def _valid_mysql_host(cls, value: str | None) -> str | None:
+        return value if value is None else _check_address(value, urls_allowed=False)
+
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Self:
         required = {
@@ -86,14 +97,10 @@ class PbxRegistryEntry(Record):
         missing = [name for name in required if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.kind} PBX needs {', '.join(missing)}")
-        if self.address is not None:
-            _check_address(self.address, urls_allowed=self.kind in (PbxKind.PLANETFONE, PbxKind.FORIP))
         self._all_or_none("EasyCall Record", ("ecr_address", "ecr_port", "ecr_user"))
         if self.ecr_address and self.kind is not PbxKind.DIGITRO:
             raise ValueError("EasyCall Record settings only apply to a Dígitro PBX")
         self._all_or_none("MySQL", ("mysql_host", "mysql_user", "mysql_database"))
-        if self.mysql_host:
-            _check_address(self.mysql_host, urls_allowed=False)
         return self
 
     def _all_or_none(self, what: str, names: tuple[str, ...]) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from tui_caa.pbx.asterisk.packets import Packet, PacketReader
@@ -72,6 +73,9 @@ class FakeAmi:
         # actions to answer `Response: Success` with this Message (e.g. Originate, Hangup); unknown
         # actions otherwise get Asterisk's "Invalid/unknown command" error
         self.responses: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # actions to answer `Response: Error` with this Message
+        # bytes (events) to send right after the Success response of an action, built from the action
+        self.followups: dict[str, Callable[[Packet], bytes]] = {}
         self.replay_seed: int | None = None  # split the replay at random byte boundaries
         self.actions: list[Packet] = []  # every action received, in order (Login included)
         self.logins: list[dict[str, str]] = []
@@ -118,6 +122,9 @@ class FakeAmi:
             with contextlib.suppress(Exception):
                 writer.transport.abort()
         self._writers.clear()
+
+    def count(self, action: str) -> int:
+        return sum(1 for a in self.actions if a.get("Action") == action)
 
     def restart(self) -> None:
         """Asterisk restarts: connections dropped; the next login gets a fresh banner and FullyBooted."""
@@ -170,10 +177,14 @@ class FakeAmi:
                 writer.write(f"Response: Error\r\nActionID: {aid}\r\nMessage: Command output follows\r\n"
                              f"Output: No such command '{cli}' (type 'core show help {cli}' for other possible "
                              f"commands)\r\n\r\n".encode())
+        elif name in self.errors:
+            writer.write(f"Response: Error\r\nActionID: {aid}\r\nMessage: {self.errors[name]}\r\n\r\n".encode())
         elif name in LIST_REPLIES:
             writer.write(b"".join(with_action_id(p, aid) for p in LIST_REPLIES[name]))
         elif name in self.responses:
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: {self.responses[name]}\r\n\r\n".encode())
+            if name in self.followups:
+                writer.write(self.followups[name](action))
         else:
             writer.write(f"Response: Error\r\nActionID: {aid}\r\nMessage: Invalid/unknown command: {name}. "
                          f"Use Action: ListCommands to show available commands.\r\n\r\n".encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
@@ -89,7 +90,22 @@ def actions(fake: FakeAmi, name: str) -> list:
 def test_found_by_registry() -> None:
     cls = driver_class("asterisk")
     assert cls is AsteriskDriver and cls.kind == "asterisk" and cls.label == "Asterisk"
-    assert cls.capabilities == {Capability.DIAL, Capability.HANGUP, Capability.BLIND_TRANSFER}
+    C = Capability
+    # the class offers what every Asterisk does; each driver adds what its options make usable
+    assert cls.capabilities == {C.DIAL, C.HANGUP, C.BLIND_TRANSFER, C.DTMF, C.PLAY_RECORDING}
+    e = PbxRegistryEntry(kind="asterisk", address="10.0.0.5", port=5038, login="cti", secret=SecretStr("x"))
+    assert AsteriskDriver.from_entry(e).capabilities == {
+        C.DIAL, C.HANGUP, C.BLIND_TRANSFER, C.DTMF, C.PLAY_RECORDING, C.PARK, C.PICKUP, C.LISTEN, C.WHISPER,
+        C.BARGE}
+    bare = AsteriskDriver.from_entry(e, parking_enabled=False, spy_enabled=False)
+    assert bare.capabilities == {C.DIAL, C.HANGUP, C.BLIND_TRANSFER, C.DTMF, C.PLAY_RECORDING}
+    full = AsteriskDriver.from_entry(e, atxfer_enabled=True, hold_method="notify", answer_method="notify")
+    assert full.capabilities == frozenset(C)
+    assert C.HOLD in AsteriskDriver.from_entry(e, hold_method="park").capabilities
+    with pytest.raises(PbxError, match="hold_method 'park' needs parking_enabled"):
+        AsteriskDriver.from_entry(e, hold_method="park", parking_enabled=False)
+    with pytest.raises(PbxError, match="hold_method 'pause' is not one of"):
+        AsteriskDriver.from_entry(e, hold_method="pause")
 
 
 def test_from_entry_defaults_and_refusals() -> None:
@@ -110,11 +126,12 @@ async def test_connect_resyncs_and_snapshots(fake: FakeAmi) -> None:
     first = await next_events(stream, 2)
     assert isinstance(first[0], DriverConnected) and first[0].pbx == "Lab"
     assert isinstance(first[1], DriverResynced)
-    assert [a["Action"] for a in fake.actions] == ["Login", "DeviceStateList", "CoreShowChannels"]
+    assert [a["Action"] for a in fake.actions] == ["Login", "DeviceStateList", "ExtensionStateList",
+                                                   "CoreShowChannels"]
     snap = await drv.snapshot()
     assert snap.extensions == {"1001": ExtensionState.IDLE, "1002": ExtensionState.IDLE,
                                "1003": ExtensionState.IDLE}
-    assert set(snap.calls) == {
+    assert {replace(c, started_at=None, answered_at=None) for c in snap.calls} == {
         ActiveCall(call_id=LIVE_CALL, extension="1002", direction=Direction.INTERNAL, state=CallState.ACTIVE,
                    number="1003"),
         ActiveCall(call_id=LIVE_CALL, extension="1003", direction=Direction.INTERNAL, state=CallState.ACTIVE,
@@ -241,8 +258,10 @@ async def test_blind_transfer(fake: FakeAmi, driver: AsteriskDriver) -> None:
 async def test_unsupported_names_asterisk(driver: AsteriskDriver) -> None:
     with pytest.raises(Unsupported, match="hold is not supported by Asterisk"):
         await driver.hold("1002", LIVE_CALL)
-    with pytest.raises(Unsupported, match="Asterisk"):
-        await driver.send_dtmf("1002", LIVE_CALL, "1")
+    with pytest.raises(Unsupported, match="attended transfer is not supported by Asterisk"):
+        await driver.consult("1002", LIVE_CALL, "1001")
+    with pytest.raises(Unsupported, match="answer is not supported by Asterisk"):
+        await driver.answer("1002", LIVE_CALL)
 
 
 # ---- reconnect -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from tui_caa.domain.events import (
     CallAnswered,
+    CallConsulting,
     CallDialing,
     CallEnded,
     CallEvent,
@@ -181,6 +182,49 @@ def test_blind_transfer_by_phone_sip_refer() -> None:
     assert [(t.extension, t.target, t.attended) for t in transfers] == [("1001", "1003", False)]
     ended = {e.extension: e.disposition for e in events if isinstance(e, CallEnded)}
     assert ended == {"1002": Disposition.ANSWERED, "1003": Disposition.ANSWERED}
+
+
+# ---- (e) internal 1001 → 1002, attended transfer (Atxfer) to 1003 ----
+
+def test_attended_transfer() -> None:
+    events = call_events(run("ami-attended-transfer.txt"))
+    assert {e.call_id for e in events} == {"1795646954.17"}
+    assert summary(events) == [
+        ("CallDialing", "1001"), ("CallRinging", "1002"),
+        ("CallAnswered", "1002"), ("CallAnswered", "1001"),
+        ("CallHeld", "1001"), ("CallConsulting", "1001"),  # 1001 holds 1002 and consults 1003
+        ("CallRinging", "1003"), ("CallAnswered", "1003"),
+        ("CallTransferred", "1001"),  # 1001 hangs up: 1002 and 1003 are joined
+        ("CallEnded", "1003"), ("CallEnded", "1002"),
+    ]
+    consulting = next(e for e in events if isinstance(e, CallConsulting))
+    assert consulting.target == "1003" and consulting.number == "1002"
+    transferred = next(e for e in events if isinstance(e, CallTransferred))
+    assert transferred.attended and transferred.target == "1003"
+    recs = {r.extension: r for r in records(events)}
+    assert recs["1001"].disposition is Disposition.TRANSFERRED
+    assert recs["1002"].disposition is Disposition.ANSWERED and recs["1003"].disposition is Disposition.ANSWERED
+
+
+@pytest.mark.parametrize("unhold_first", [True, False])
+def test_consultation_cancelled_resumes(unhold_first: bool) -> None:
+    """The consulted party hangs up: Asterisk puts the transferer back in the call's bridge."""
+    mapper = AmiMapper(MapperConfig())
+    packets_ = packets("ami-attended-transfer.txt")
+    cut = next(i for i, p in enumerate(packets_) if p.get("Event") == "HangupRequest")
+    events = mapper.feed_all(packets_[:cut], now=T0)
+    assert isinstance(call_events(events)[-1], CallAnswered)  # 1003 answered the consultation
+    back = [Packet({"Event": "Unhold", "Channel": "PJSIP/1001-00000011", "Uniqueid": "1795646954.17",
+                    "Linkedid": "1795646954.17"}),
+            Packet({"Event": "BridgeLeave", "Channel": "PJSIP/1001-00000011", "Uniqueid": "1795646954.17",
+                    "BridgeUniqueid": "c1d91c07-f905-4687-aa88-03dafb969926"}),
+            Packet({"Event": "BridgeEnter", "Channel": "PJSIP/1001-00000011", "Uniqueid": "1795646954.17",
+                    "Linkedid": "1795646954.17", "BridgeUniqueid": "5660856c-68d1-47f6-b9ff-44c1c2e5b0d5"})]
+    if not unhold_first:
+        back = back[1:] + back[:1]
+    out = call_events(mapper.feed_all(back, now=T0))
+    assert summary(out) == [("CallResumed", "1001")]
+    assert not mapper.channels["1795646954.17"].consulting
 
 
 # ---- hold (ami-extension-state.txt: 1003 puts 1002 on hold) ----

@@ -1,7 +1,8 @@
 """The Asterisk driver: one `AmiClient` session, the `AmiMapper`, resync and reconnect.
 
-- `connect()` logs in (the client's clear errors pass through), then resyncs: `DeviceStateList`
-  and `CoreShowChannels` rebuild a fresh mapper, and `DriverConnected`, `DriverResynced` are emitted;
+- `connect()` logs in (the client's clear errors pass through), then resyncs: `DeviceStateList`,
+  `ExtensionStateList` and `CoreShowChannels` rebuild a fresh mapper (calls already under way get
+  their start from the channel's `Duration`), and `DriverConnected`, `DriverResynced` are emitted;
 - one pump task reads the client's event batches (the client's reader never waits for it), feeds
   them through the mapper and queues the domain events for the one reader of `events()`;
 - when the connection is lost: `DriverDisconnected(reason)`, then login is retried with exponential
@@ -10,10 +11,11 @@
   (the caller gets the error), never replayed;
 - `snapshot()` is built from the mapper's live model (what the resync found plus every event since).
 
-Commands: dial (`Originate`, Async, with a pre-assigned `ChannelId`: the originating channel is the
-call's first channel, so its Uniqueid is the call's Linkedid, which is the domain call id), hang up
-(`Hangup` of the extension's channel in that call) and blind transfer (`BlindTransfer` of the
-extension's channel: the parties bridged to it go to the target).
+Commands live in `commands.py` (which AMI action each one sends, how hold works without a Hold
+action, and which options turn them on). `capabilities` is per driver: it holds a command only
+when the options say the PBX can do it (atxfer code configured, a hold or answer method chosen,
+res_parking and app_chanspy present). A dial's call id is the `ChannelId` given to its `Originate`:
+the originating channel is the call's first channel, so its Uniqueid is the call's Linkedid.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -40,9 +40,9 @@ from tui_caa.domain.events import (
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability, Direction
 from tui_caa.pbx.asterisk.client import AmiClient
+from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig
-from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError
 from tui_caa.pbx.event_stream import EventStream
 from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
@@ -51,18 +51,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5038
 EVENT_BACKLOG = 100_000
-_EXTENSION = re.compile(r"^\d{2,8}$")
-_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+#: what every Asterisk does through core AMI
+BASE_CAPABILITIES = frozenset({Capability.DIAL, Capability.HANGUP, Capability.BLIND_TRANSFER,
+                               Capability.DTMF, Capability.PLAY_RECORDING})
+PARKING_CAPABILITIES = frozenset({Capability.PARK, Capability.PICKUP})
+SPY_CAPABILITIES = frozenset({Capability.LISTEN, Capability.WHISPER, Capability.BARGE})
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class AsteriskDriver(PbxDriver):
+class AsteriskDriver(AmiCommands, PbxDriver):
     kind = "asterisk"
     label = "Asterisk"
-    capabilities = frozenset({Capability.DIAL, Capability.HANGUP, Capability.BLIND_TRANSFER})
+    capabilities = BASE_CAPABILITIES  # each driver adds what its options make usable
 
     def __init__(self, host: str, port: int, username: str, secret: SecretStr, *, name: str | None = None,
                  dial_context: str = "from-internal", technology: str = "PJSIP",
@@ -72,11 +75,36 @@ class AsteriskDriver(PbxDriver):
                  did_variable: str = "FROM_DID", recording_variable: str = "MIXMONITOR_FILENAME",
                  known_extensions: frozenset[str] | None = None,
                  reconnect_delay: float = 1.0, reconnect_max_delay: float = 30.0,
+                 atxfer_enabled: bool = False, hold_method: str = "none", hold_park_timeout_s: int = 3600,
+                 answer_method: str = "none", parking_enabled: bool = True, parking_context: str = "parkedcalls",
+                 pickup_context: str | None = None, spy_enabled: bool = True,
                  event_backlog: int = EVENT_BACKLOG, **client_options: Any) -> None:
+        if hold_method not in ("none", "park", "notify"):
+            raise PbxError(f"hold_method '{hold_method}' is not one of none, park, notify", field="hold_method")
+        if answer_method not in ("none", "notify"):
+            raise PbxError(f"answer_method '{answer_method}' is not one of none, notify", field="answer_method")
+        if hold_method == "park" and not parking_enabled:
+            raise PbxError("hold_method 'park' needs parking_enabled = true (res_parking)", field="hold_method")
         self.name = name or self.label
         self.dial_context = dial_context
         self.technology = technology
         self.originate_timeout_ms = originate_timeout_ms
+        self.hold_method = hold_method
+        self.hold_park_timeout_s = hold_park_timeout_s
+        self.parking_context = parking_context
+        self.pickup_context = pickup_context or dial_context
+        caps = set(BASE_CAPABILITIES)
+        if atxfer_enabled:
+            caps.add(Capability.ATTENDED_TRANSFER)
+        if hold_method != "none":
+            caps.add(Capability.HOLD)
+        if answer_method == "notify":
+            caps.add(Capability.ANSWER)
+        if parking_enabled:
+            caps |= PARKING_CAPABILITIES
+        if spy_enabled:
+            caps |= SPY_CAPABILITIES
+        self.capabilities = frozenset(caps)
         self.reconnect_delay = reconnect_delay
         self.reconnect_max_delay = reconnect_max_delay
         self._mapper_config = MapperConfig(channel_pattern=channel_pattern, device_pattern=device_pattern,
@@ -85,6 +113,9 @@ class AsteriskDriver(PbxDriver):
         self._mapper = AmiMapper(self._mapper_config)
         # client_options: use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout
         self._client = AmiClient(host, port, username, secret, **client_options)
+        self.action_timeout = self._client.action_timeout
+        self._park_waiters: dict[str, asyncio.Future[str]] = {}  # parked channel's Uniqueid → slot
+        self._hold_slots: dict[tuple[str, str], str] = {}  # (extension, call id) → slot (hold by park)
         self._stream = EventStream(self.name, event_backlog, _now)
         self._pump_task: asyncio.Task[None] | None = None
         self._link_up = False
@@ -151,8 +182,9 @@ class AsteriskDriver(PbxDriver):
             if chan.ext is None or not chan.announced or chan.done or chan.direction is None:
                 continue
             calls.append(ActiveCall(call_id=chan.linkedid, extension=chan.ext, direction=chan.direction,
-                                    state=_state_of(chan), number=chan.number,
-                                    ddr=self._ddr_of(chan)))
+                                    state=_state_of(chan), number=chan.number, ddr=self._ddr_of(chan),
+                                    started_at=chan.started_at,
+                                    answered_at=chan.answered_at if chan.answered else None))
         return PbxSnapshot(at=_now(), extensions=dict(self._mapper.extension_states), calls=tuple(calls))
 
     def _ddr_of(self, chan: Channel) -> str | None:
@@ -172,14 +204,22 @@ class AsteriskDriver(PbxDriver):
         self._stream.put(DriverResynced(at=now))
 
     async def _resync(self) -> None:
-        """A fresh mapper, filled from DeviceStateList and CoreShowChannels."""
+        """A fresh mapper, filled from DeviceStateList, ExtensionStateList and CoreShowChannels.
+        Dials in flight are forgotten: their OriginateResponse cannot come on a new session."""
         mapper = AmiMapper(self._mapper_config)
+        now = _now()
         devices = await self._client.send_list_action("DeviceStateList")
         for item in devices.items:
-            mapper.feed(item)  # DeviceStateChange items: only the extension states matter here
+            mapper.feed(item, now)  # DeviceStateChange items: only the extension states matter here
+        # hints (ExtensionStatus items) after the devices: a hint also knows "on hold" and
+        # extensions whose device is named differently
+        hints = await self._client.send_list_action("ExtensionStateList")
+        for item in hints.items:
+            mapper.feed(item, now)
         channels = await self._client.send_list_action("CoreShowChannels")
         mapper.load_active_channels(channels.items)
         self._mapper = mapper
+        self._hold_slots.clear()
 
     async def _pump(self) -> None:
         while not self._closed:
@@ -189,6 +229,8 @@ class AsteriskDriver(PbxDriver):
                     for packet in batch:
                         for event in feed(packet):
                             put(event)
+                    if self._park_waiters:
+                        self._settle_parks()
                 return  # the client was closed
             except AmiConnectionLost as exc:
                 if self._closed:
@@ -197,6 +239,14 @@ class AsteriskDriver(PbxDriver):
                 self._outage = exc.reason
                 self._stream.put(DriverDisconnected(at=_now(), reason=exc.reason))
                 await self._reconnect()
+
+    def _settle_parks(self) -> None:
+        """Hands each waiting park its slot once the ParkedCall event for its channel came."""
+        by_channel = {uid: slot for slot, uid in self._mapper.parked.items()}
+        for uid, waiter in list(self._park_waiters.items()):
+            slot = by_channel.get(uid)
+            if slot is not None and not waiter.done():
+                waiter.set_result(slot)
 
     async def _reconnect(self) -> None:
         delay = self.reconnect_delay
@@ -221,53 +271,6 @@ class AsteriskDriver(PbxDriver):
             self.reconnects += 1
             self._announce_up()
             return
-
-    # ================================================================ commands
-
-    def _check_extension(self, extension: str) -> str:
-        if not isinstance(extension, str) or not _EXTENSION.match(extension):
-            raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field="extension")
-        return extension
-
-    def _channel_of(self, extension: str, call_id: str) -> Channel:
-        for chan in self._mapper.channels.values():
-            if chan.ext == extension and chan.linkedid == call_id:
-                return chan
-        raise PbxError(f"call {call_id} is not under way at extension {extension} on {self.name}",
-                       field="call_id")
-
-    async def _send(self, action: str, what: str, **headers: str | int | bool) -> Packet:
-        self._require_link()
-        reply = await self._client.send_action(action, **headers)
-        if reply.get("Response") != "Success":
-            raise PbxError(f"{self.label} refused to {what}: {reply.get('Message') or reply.get('Response') or '?'}")
-        return reply
-
-    async def _dial(self, extension: str, number: str) -> str:
-        self._check_extension(extension)
-        if not isinstance(number, str) or not _NUMBER.match(number):
-            raise PbxError(f"'{number}' is not a number {self.label} can dial", field="number")
-        self._require_link()
-        channel_id = f"caa-{uuid.uuid4().hex}"  # fresh for every attempt: never re-sent
-        await self._send("Originate", f"call {number} from {extension}",
-                         Channel=f"{self.technology}/{extension}", Context=self.dial_context, Exten=number,
-                         Priority=1, Timeout=self.originate_timeout_ms, Async=True, ChannelId=channel_id)
-        return channel_id
-
-    async def _hangup(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
-        self._require_link()
-        chan = self._channel_of(extension, call_id)
-        await self._send("Hangup", f"hang up call {call_id} at {extension}", Channel=chan.name)
-
-    async def _blind_transfer(self, extension: str, call_id: str, target: str) -> None:
-        self._check_extension(extension)
-        if not isinstance(target, str) or not _NUMBER.match(target):
-            raise PbxError(f"'{target}' is not a number {self.label} can transfer to", field="target")
-        self._require_link()
-        chan = self._channel_of(extension, call_id)
-        await self._send("BlindTransfer", f"transfer call {call_id} at {extension} to {target}",
-                         Channel=chan.name, Context=self.dial_context, Exten=target)
 
 
 def _state_of(chan: Channel) -> CallState:

@@ -15,8 +15,14 @@ extensions:
   (DialBegin to it or Newstate Ringing, whichever comes first; not for the call's own first channel,
   e.g. the phone rung by a click-to-call Originate), CallDialing when it dials out, CallAnswered on
   DialEnd ANSWER (either side) or when it shares a bridge with another channel, CallHeld /
-  CallResumed on Hold / Unhold of its channel, CallTransferred on BlindTransfer / AttendedTransfer
-  where it is the transferer, and CallEnded when its channel hangs up;
+  CallResumed on Hold / Unhold of its channel, CallConsulting when its channel (on hold) joins the
+  consultation bridge an `Atxfer` builds with the target's `Local/…;1` channel, CallTransferred on
+  BlindTransfer / AttendedTransfer where it is the transferer (or when the driver redirected the
+  other party and hangs this channel up), CallParked when the call it parked shows in ParkedCall,
+  and CallEnded when its channel hangs up;
+- a dial (`Originate`) the driver announced with `expect_originate` that fails
+  (`OriginateResponse: Failure`, the agent's phone never answered) ends with CallEnded for the
+  extension, with the ChannelId as call id, even when no channel event came;
 - extension states come from DeviceStateChange (`Device: PJSIP/1001`) and ExtensionStatus, and are
   only reported when they change.
 
@@ -30,13 +36,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tui_caa.domain.events import (
     CallAnswered,
+    CallConsulting,
     CallDialing,
     CallEnded,
     CallHeld,
+    CallParked,
     CallResumed,
     CallRinging,
     CallTransferred,
@@ -83,6 +91,27 @@ _DIAL_FAILURES: dict[str, Disposition] = {
 }
 
 
+# OriginateResponse Reason (AST_CONTROL_* of the first channel): why the agent's phone did not answer
+_ORIGINATE_FAILURES: dict[str, Disposition] = {
+    "0": Disposition.FAILED,  # no such channel / unavailable
+    "1": Disposition.NO_ANSWER,  # hung up (declined) before answering
+    "3": Disposition.NO_ANSWER,  # rang until the Originate timeout
+    "5": Disposition.BUSY,
+    "8": Disposition.FAILED,  # congestion
+}
+
+
+@dataclass(slots=True)
+class PendingDial:
+    """A dial the driver sent as `Originate`, until its OriginateResponse."""
+
+    channel_id: str
+    extension: str
+    number: str
+    direction: Direction
+    channel: str  # the Originate's Channel header, e.g. PJSIP/1001
+
+
 @dataclass(frozen=True, slots=True)
 class MapperConfig:
     channel_pattern: str = DEFAULT_CHANNEL_PATTERN  # must have a named group `ext`
@@ -115,6 +144,11 @@ class Channel:
     out_status: str | None = None  # DialEnd status of this channel's own dial
     caller_gone: bool = False  # whoever dialled us hung up before the dial ended
     bridge: str | None = None
+    consulting: bool = False  # in an Atxfer consultation bridge
+    consult_unheld: bool = False  # an Unhold (→ CallResumed) came during the consultation
+    transfer_target: str | None = None  # the driver redirected the other party here (Redirect transfer)
+    started_at: datetime | None = None  # when the leg was announced (or, after a resync, created)
+    answered_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -142,6 +176,8 @@ class AmiMapper:
         self.calls: dict[str, _Call] = {}
         self.bridges: dict[str, set[str]] = {}
         self.extension_states: dict[str, ExtensionState] = {}
+        self.pending_dials: dict[str, PendingDial] = {}  # by ChannelId
+        self.parked: dict[str, str] = {}  # parking slot → Uniqueid of the parked channel
         self._locals: dict[str, str] = {}  # Local channel base name → Uniqueid of its ;1 half
         self._packet: Packet | None = None
         self._now: datetime | None = None
@@ -162,6 +198,11 @@ class AmiMapper:
             "HangupRequest": self._hanguprequest,
             "SoftHangupRequest": self._hanguprequest,
             "Hangup": self._hangup,
+            "OriginateResponse": self._originateresponse,
+            "ParkedCall": self._parkedcall,
+            "UnParkedCall": self._unparked,
+            "ParkedCallTimeOut": self._unparked,
+            "ParkedCallGiveUp": self._unparked,
             "DeviceStateChange": self._devicestate,
             "ExtensionStatus": self._extensionstatus,
         }
@@ -182,6 +223,22 @@ class AmiMapper:
         for packet in packets:
             out.extend(self.feed(packet, now))
         return out
+
+    def expect_originate(self, dial: PendingDial) -> None:
+        """The driver sent this Originate: its failure must still end the call for the extension."""
+        self.pending_dials[dial.channel_id] = dial
+
+    def expect_redirect_transfer(self, uniqueid: str, target: str) -> None:
+        """The driver moved the other party of this channel to `target` with Redirect and now hangs
+        the channel up: its end is a transfer, not a plain hang-up."""
+        chan = self.channels.get(uniqueid)
+        if chan is not None:
+            chan.transfer_target = target
+
+    def peers(self, chan: Channel) -> list[Channel]:
+        """The other channels in the bridge of `chan` (the other party; in a consultation, the target)."""
+        members = self.bridges.get(chan.bridge or "", ())
+        return [self.channels[uid] for uid in members if uid != chan.uniqueid and uid in self.channels]
 
     # ---- helpers ----
     def _at(self) -> datetime:
@@ -231,6 +288,23 @@ class AmiMapper:
             chan.direction = direction
             chan.number = number
             chan.answered = p.get("ChannelStateDesc") == "Up"
+            chan.started_at = _started(p, self._at())
+            bridge = p.get("BridgeId")
+            if bridge:
+                chan.bridge = bridge
+                self.bridges.setdefault(bridge, set()).add(uid)
+        # answered: not reported; best estimate = when the call's latest channel that is Up was
+        # created (the answering leg is created when the dial to it begins, so no earlier than that)
+        latest: dict[str, datetime] = {}
+        for p in items:
+            if p.get("ChannelStateDesc") == "Up":
+                at = _started(p, self._at())
+                linkedid = p.get("Linkedid") or p["Uniqueid"]
+                if linkedid not in latest or at > latest[linkedid]:
+                    latest[linkedid] = at
+        for chan in self.channels.values():
+            if chan.answered and chan.linkedid in latest:
+                chan.answered_at = max(latest[chan.linkedid], chan.started_at or latest[chan.linkedid])
 
     def _extension_of(self, name: str) -> str | None:
         if name.startswith("Local/"):
@@ -336,7 +410,8 @@ class AmiMapper:
         chan.announced = True
         chan.direction = direction
         chan.number = number
-        out.append(CallRinging(at=self._at(), extension=chan.ext, call_id=chan.linkedid,
+        chan.started_at = at = self._at()
+        out.append(CallRinging(at=at, extension=chan.ext, call_id=chan.linkedid,
                                direction=direction, number=number,
                                ddr=call.ddr if direction is Direction.INBOUND else None,
                                caller_name=caller_name or None))
@@ -350,7 +425,9 @@ class AmiMapper:
         if chan.ext is None or not chan.announced or chan.answered or chan.done:
             return
         chan.answered = True
-        out.append(self._call_event(CallAnswered, chan))
+        event = self._call_event(CallAnswered, chan)
+        chan.answered_at = event.at
+        out.append(event)
 
     def _call_event(self, cls: type, chan: Channel, **extra: object) -> PbxEvent:
         call = self.calls.get(chan.linkedid)
@@ -414,7 +491,9 @@ class AmiMapper:
             caller.announced = True
             caller.direction = Direction.INTERNAL if dialed_to_ext else Direction.OUTBOUND
             caller.number = number
-            out.append(self._call_event(CallDialing, caller))
+            event = self._call_event(CallDialing, caller)
+            caller.started_at = event.at
+            out.append(event)
         if dest.ext is not None:
             self._ring(dest, out, self._real_dialer(dest), p.get("DestConnectedLineNum", ""),
                        p.get("CallerIDName"))
@@ -448,11 +527,32 @@ class AmiMapper:
         members = self.bridges.setdefault(bridge_id, set())
         members.add(chan.uniqueid)
         chan.bridge = bridge_id
+        if chan.ext is not None and chan.answered and not chan.done:
+            self._consult_check(chan, members, out)
         if len(members) >= 2:
             for uid in members:
                 other = self.channels.get(uid)
                 if other is not None:
                     self._answer(other, out)
+
+    def _consult_check(self, chan: Channel, members: set[str], out: list[PbxEvent]) -> None:
+        """Atxfer moves the transferer out of the call's bridge into a new one with the target's
+        `Local/<target>@<context>-…;1` channel, which nobody dialled: that is the consultation."""
+        target = None
+        for uid in members:
+            other = self.channels.get(uid)
+            if (other is not None and other is not chan and other.dialer is None and other.uniqueid != other.linkedid
+                    and other.name.startswith("Local/") and other.name.endswith(";1")):
+                target = other.name[6:].split("@", 1)[0]
+        if target is not None and not chan.consulting:
+            chan.consulting = True
+            chan.consult_unheld = False
+            out.append(self._call_event(CallConsulting, chan, target=target))
+        elif target is None and chan.consulting:
+            chan.consulting = False  # back in the call: the consultation was cancelled
+            # resumed, unless an Unhold said so already or is still to come
+            if not chan.held and not chan.consult_unheld:
+                out.append(self._call_event(CallResumed, chan))
 
     def _bridgeleave(self, p: Packet, out: list[PbxEvent]) -> None:
         bridge_id = p.get("BridgeUniqueid", "")
@@ -479,6 +579,7 @@ class AmiMapper:
         if chan is None or not chan.held or chan.done:
             return
         chan.held = False
+        chan.consult_unheld = chan.consulting
         out.append(self._call_event(CallResumed, chan))
 
     def _transferred(self, chan: Channel | None, target: str, attended: bool,
@@ -516,8 +617,12 @@ class AmiMapper:
         call = self.calls.get(chan.linkedid)
         if chan.ext is not None and chan.announced and not chan.done:
             chan.done = True
-            out.append(self._call_event(CallEnded, chan, disposition=self._disposition(chan),
-                                        recording_ref=self._recording_for(chan)))
+            if chan.transfer_target is not None:
+                out.append(self._call_event(CallTransferred, chan, target=chan.transfer_target, attended=False,
+                                            recording_ref=self._recording_for(chan)))
+            else:
+                out.append(self._call_event(CallEnded, chan, disposition=self._disposition(chan),
+                                            recording_ref=self._recording_for(chan)))
         if chan.name.startswith("Local/") and chan.name.endswith(";1"):
             self._locals.pop(chan.name[:-2], None)
         if call is not None:
@@ -528,6 +633,50 @@ class AmiMapper:
             members = self.bridges.get(chan.bridge)
             if members is not None:
                 members.discard(uid)
+
+    def _originateresponse(self, p: Packet, out: list[PbxEvent]) -> None:
+        dials = self.pending_dials
+        if not dials:
+            return
+        dial = dials.pop(p.get("Uniqueid", ""), None)
+        if dial is None:  # no ChannelId echoed (e.g. "<null>"): the requested channel and number
+            name, exten = p.get("Channel", ""), p.get("Exten", "")
+            dial = next((d for d in dials.values() if d.channel == name and d.number == exten), None)
+            if dial is None:
+                return
+            del dials[dial.channel_id]
+        if p.get("Response") == "Success":
+            return
+        leg = next((c for c in self.channels.values() if c.linkedid == dial.channel_id and c.ext == dial.extension),
+                   None)
+        if leg is not None and (leg.announced or leg.done):
+            return  # the channel events tell (or told) the end of this leg
+        if leg is not None:
+            leg.done = True
+        out.append(CallEnded(at=self._at(), extension=dial.extension, call_id=dial.channel_id,
+                             direction=dial.direction, number=dial.number,
+                             disposition=_ORIGINATE_FAILURES.get(p.get("Reason", ""), Disposition.FAILED)))
+
+    def _parkedcall(self, p: Packet, out: list[PbxEvent]) -> None:
+        slot = p.get("ParkingSpace", "")
+        parkee = p.get("ParkeeUniqueid", "")
+        if not slot:
+            return
+        self.parked[slot] = parkee
+        m = self._dev_re.match(p.get("ParkerDialString", ""))
+        if m is None:
+            return
+        ext, linkedid = m.group("ext"), p.get("ParkeeLinkedid", "")
+        for chan in self.channels.values():
+            if chan.ext == ext and chan.linkedid == linkedid and chan.announced and not chan.done:
+                chan.done = True
+                out.append(self._call_event(CallParked, chan, slot=slot, recording_ref=self._recording_for(chan)))
+                return
+
+    def _unparked(self, p: Packet, out: list[PbxEvent]) -> None:
+        slot = p.get("ParkingSpace", "")
+        if self.parked.get(slot) == p.get("ParkeeUniqueid", ""):
+            del self.parked[slot]
 
     def _disposition(self, chan: Channel) -> Disposition:
         """What happened to an extension's leg that ends without a transfer."""
@@ -563,6 +712,15 @@ class AmiMapper:
             return
         self.extension_states[ext] = state
         out.append(ExtensionStateChanged(at=self._at(), extension=ext, state=state))
+
+
+def _started(p: Packet, now: datetime) -> datetime:
+    """When a CoreShowChannel item's channel was created: now minus its `Duration` (HH:MM:SS)."""
+    try:
+        h, m, sec = (int(x) for x in p.get("Duration", "").split(":"))
+    except ValueError:
+        return now
+    return now - timedelta(hours=h, minutes=m, seconds=sec)
 
 
 def _num(value: str | None) -> str | None:

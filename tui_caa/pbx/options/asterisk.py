@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_CHANNEL_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})-"
 DEFAULT_DEVICE_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})$"
@@ -33,6 +33,21 @@ class AsteriskOptions(BaseModel):
     ping_timeout: Seconds = 5.0
     reconnect_delay: Seconds = 1.0
     reconnect_max_delay: Seconds = 30.0
+    # ---- commands (see tui_caa/pbx/asterisk/commands.py for what each one sends) ----
+    # attended transfer uses `Atxfer`, which needs the atxfer feature code in features.conf
+    # (`atxfer => *2`): only then is it offered
+    atxfer_enabled: bool = False
+    # core AMI has no Hold action: "none" (no hold button), "park" (park the other party, resume
+    # by calling the slot back) or "notify" (PJSIPNotify `Event: hold`/`talk`, phones that obey it)
+    hold_method: Literal["none", "park", "notify"] = "none"
+    hold_park_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = 3600  # hold by park: slot kept this long
+    # answering by API: "none" (Asterisk has no generic way) or "notify" (PJSIPNotify `Event: talk`,
+    # for phones that accept it, e.g. Yealink with remote control allowed)
+    answer_method: Literal["none", "notify"] = "none"
+    parking_enabled: bool = True  # res_parking loaded: park and pickup are offered
+    parking_context: str = "parkedcalls"  # where a parking slot is dialled to pick the call up
+    pickup_context: str | None = None  # Pickup(ext@context) for a ringing extension; None: dial_context
+    spy_enabled: bool = True  # app_chanspy loaded: listen, whisper, barge are offered
 
     @field_validator("channel_pattern", "device_pattern")
     @classmethod
@@ -44,6 +59,20 @@ class AsteriskOptions(BaseModel):
         if "ext" not in compiled.groupindex:
             raise ValueError(r"needs a group named ext, e.g. ^PJSIP/(?P<ext>\d+)-")
         return value
+
+    @field_validator("dial_context", "parking_context", "pickup_context")
+    @classmethod
+    def _context_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_.+-]{1,79}", value):
+            raise ValueError("a dialplan context name (letters, digits, _ - . +)")
+        return value
+
+    @model_validator(mode="after")
+    def _notify_needs_pjsip(self) -> Self:
+        for field in ("hold_method", "answer_method"):
+            if getattr(self, field) == "notify" and self.technology.upper() != "PJSIP":
+                raise ValueError(f"{field} = \"notify\" uses PJSIPNotify and needs technology = \"PJSIP\"")
+        return self
 
     @field_validator("technology")
     @classmethod

@@ -1,0 +1,406 @@
+"""The ForIP driver: ForIP Manager's CRM API for dialing, its Asterisk's AMI for the rest, its
+PostgreSQL for history, DDR and recordings.
+
+What ForIP offers, and so what this driver can honestly do:
+- the CRM API (`login_crm`, `disca_crm`) only places calls, now or at a given time
+  (`schedule_dial`). It pushes nothing and has no hang-up, transfer or status endpoint;
+- when AMI access is configured (`ami_user`, `ami_secret` in [pbx.forip]; ForIP runs Asterisk), an
+  `AsteriskDriver` is composed: its events are forwarded and its commands offered, so the
+  capabilities are DIAL plus whatever that driver supports. Call ids in events are then Asterisk's
+  Linkedids, while `dial` returns ForIP's own call id (YYYYMMDD/CRM-<agent>-<phone>-HHMMSS, which
+  also names the call's recording);
+- WITHOUT AMI the capabilities are just DIAL: `events()` carries the link state only
+  (DriverDisconnected / DriverConnected / DriverResynced) and the dial's outcome is what `dial`
+  returns (ForIP's call id) or raises (ForIP's refusal). Ringing, answer and hang-up cannot be known
+  live; the finished calls are in `call_history` when the database is configured;
+- with the database configured (`odbc_dsn` or `db_user`…): `call_history`, `ddr_of`, `recording_url`.
+
+The link is up when the CRM API answers and, with AMI, when the AMI driver is resynced. It is
+watched by a probe (a harmless GET of login_crm every `probe_interval` s) and by every request; when
+it fails: DriverDisconnected(reason), then log-in is retried with exponential backoff, then
+DriverConnected, DriverResynced. A dial whose outcome is unknown (timeout, connection lost after
+sending, HTTP error, bad JSON) is never sent again; one refused for an expired key is (ForIP
+refused it: nothing happened), once, after a new login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import SecretStr
+
+from tui_caa.domain.events import (
+    DriverConnected,
+    DriverDisconnected,
+    DriverResynced,
+    PbxEvent,
+    PbxSnapshot,
+)
+from tui_caa.domain.pbx import PbxRegistryEntry
+from tui_caa.domain.telephony import Capability
+from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
+from tui_caa.pbx.event_stream import EventStream
+from tui_caa.pbx.forip.api import ApiDown, ApiRefused, ForipApi
+from tui_caa.pbx.forip.tickets import CallTicket, DatabaseError, TicketStore, parse_recording_ref
+from tui_caa.pbx.options.forip import ForipOptions
+
+log = logging.getLogger(__name__)
+
+EVENT_BACKLOG = 100_000
+_EXTENSION = re.compile(r"^\d{2,8}$")
+_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+API, AMI = "CRM API", "AMI"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ForipDriver(PbxDriver):
+    kind = "forip"
+    label = "ForIP"
+    capabilities = frozenset({Capability.DIAL})  # per instance: plus the AMI driver's, when configured
+
+    def __init__(self, base_url: str, email: str, password: SecretStr, *, options: ForipOptions | None = None,
+                 name: str | None = None, host: str = "127.0.0.1", ami: PbxDriver | None = None,
+                 event_backlog: int = EVENT_BACKLOG) -> None:
+        self.options = options or ForipOptions()
+        self.name = name or self.label
+        self.api = ForipApi(base_url, email, password, timeout=self.options.request_timeout,
+                            key_error_pattern=self.options.key_error_pattern, label=self.label)
+        self.tickets = _ticket_store(self.options, host, self.label)
+        self.recordings_url = self.options.recordings_url or f"http://{host}"
+        self._ami = ami if ami is not None else _ami_driver(self.options, host, self.name)
+        if self._ami is not None:
+            self.capabilities = frozenset({Capability.DIAL}) | self._ami.capabilities
+        self._stream = EventStream(self.name, event_backlog, _now)
+        self._parts: dict[str, bool] = {API: False, **({AMI: False} if self._ami else {})}
+        self._reasons: dict[str, str] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._closed = False
+        self.reconnects = 0
+        self.dials = 0  # disca_crm requests sent (each at most once)
+
+    @classmethod
+    def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> ForipDriver:
+        """Options: the fields of `ForipOptions` (the [pbx.forip] table); also `ami=` may be a
+        ready driver (tests), and `event_backlog`."""
+        if str(getattr(entry, "kind", "")) != "forip":
+            raise PbxError(f"registry entry '{entry.name}' is a {entry.kind} PBX, not ForIP", field="kind")
+        if not entry.address or not entry.port:
+            raise PbxError(f"registry entry '{entry.name}' needs the address and port of ForIP's CRM API",
+                           field="address")
+        if not entry.login or entry.secret is None:
+            raise PbxError(f"registry entry '{entry.name}' needs the agent's ForIP e-mail (login) and password "
+                           "(secret) for the CRM API's login_crm", field="login")
+        extra = {k: options.pop(k) for k in ("event_backlog",) if k in options}
+        ami = options.pop("ami", None)
+        if isinstance(ami, PbxDriver):
+            extra["ami"] = ami
+        elif ami is not None:
+            options["ami"] = ami
+        opts = ForipOptions(**options)
+        base_url, host = _base_url(entry.address, entry.port, opts.api_path)
+        return cls(base_url, entry.login, entry.secret, options=opts, name=entry.name, host=host, **extra)
+
+    # ================================================================ the connection
+
+    @property
+    def connected(self) -> bool:
+        return self._started and not self._closed and all(self._parts.values())
+
+    @property
+    def ami_driver(self) -> PbxDriver | None:
+        return self._ami
+
+    async def connect(self) -> None:
+        if self._closed:
+            raise NotConnected(f"{self.name}: the driver is closed")
+        if self._started:
+            return
+        await self.api.login()  # ApiDown / ApiRefused pass through with their clear message
+        self._parts[API] = True
+        if self._ami is not None:
+            await self._ami.connect()
+            self._parts[AMI] = True
+        self._started = True
+        self._announce_up()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._watch_api(), name=f"forip-api {self.name}"))
+        if self._ami is not None:
+            self._tasks.append(loop.create_task(self._forward_ami(), name=f"forip-ami {self.name}"))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ami is not None:
+            await self._ami.close()
+        await self.api.close()
+        if self.tickets is not None:
+            await self.tickets.close()
+        self._stream.close()
+
+    async def events(self) -> AsyncIterator[PbxEvent]:  # type: ignore[override]
+        async for event in self._stream:
+            yield event
+
+    async def snapshot(self) -> PbxSnapshot:
+        self._require_link()
+        if self._ami is not None:
+            return await self._ami.snapshot()
+        return PbxSnapshot(at=_now())  # the CRM API tells nothing about extensions or calls
+
+    def _require_link(self) -> None:
+        if self._closed:
+            raise NotConnected(f"{self.name}: the driver is closed")
+        if not self._started:
+            raise NotConnected(f"{self.name}: not connected to ForIP (call connect() first)")
+        down = [f"{part}: {self._reasons.get(part, 'down')}" for part, up in self._parts.items() if not up]
+        if down:
+            raise NotConnected(f"{self.name}: the link to ForIP is down ({'; '.join(down)})")
+
+    # ---- link state: up when every part is ----
+
+    def _part_down(self, part: str, reason: str) -> None:
+        was_up = self.connected
+        self._parts[part] = False
+        self._reasons[part] = reason
+        if was_up:
+            log.warning("%s: %s down: %s", self.name, part, reason)
+            self._stream.put(DriverDisconnected(at=_now(), reason=f"{self.label} {part}: {reason}"))
+        if part == API:
+            self._wake.set()
+
+    def _part_up(self, part: str) -> None:
+        was_up = self.connected
+        self._parts[part] = True
+        self._reasons.pop(part, None)
+        if not was_up and self.connected:
+            self.reconnects += 1
+            self._announce_up()
+
+    def _announce_up(self) -> None:
+        now = _now()
+        self._stream.put(DriverConnected(at=now, pbx=self.name))
+        self._stream.put(DriverResynced(at=now))
+
+    async def _watch_api(self) -> None:
+        """Probes the API while it is up; logs in again with backoff while it is down."""
+        opts = self.options
+        delay = opts.reconnect_delay
+        while not self._closed:
+            if self._parts[API]:
+                delay = opts.reconnect_delay
+                self._wake.clear()
+                timeout = opts.probe_interval or None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                if self._parts[API] and opts.probe_interval:
+                    try:
+                        await self.api.probe()
+                    except ApiDown as exc:
+                        self._part_down(API, str(exc))
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, opts.reconnect_max_delay)
+            try:
+                await self.api.login()
+            except PbxError as exc:
+                self._reasons[API] = str(exc)
+                log.warning("%s: CRM API still down: %s", self.name, exc)
+                continue
+            self._part_up(API)
+
+    async def _forward_ami(self) -> None:
+        """The AMI driver's events, its link events folded into ours."""
+        assert self._ami is not None
+        async for event in self._ami.events():
+            if self._closed:
+                return
+            if isinstance(event, DriverDisconnected):
+                self._part_down(AMI, event.reason)
+            elif isinstance(event, DriverConnected):
+                continue  # not trusted until resynced
+            elif isinstance(event, DriverResynced):
+                if self._parts[AMI] and self.connected:
+                    continue  # the resync announced by connect()
+                self._part_up(AMI)
+            else:
+                self._stream.put(event)
+
+    # ================================================================ commands
+
+    def require(self, capability: Capability) -> None:
+        if capability in self.capabilities:
+            return
+        name = capability.value.replace("_", " ")
+        if self._ami is None:
+            raise Unsupported(f"{name} is not supported by {self.label} without AMI access: ForIP's CRM API only "
+                              "dials; set ami_user and ami_secret in [pbx.forip] to enable the other commands",
+                              field="ami_user")
+        raise Unsupported(f"{name} is not supported by {self.label}, not even through its AMI",
+                          field=capability.value)
+
+    async def _dial(self, extension: str, number: str) -> str:
+        return await self._disca(extension, number, 0)
+
+    async def schedule_dial(self, extension: str, number: str, at: datetime) -> str:
+        """Asks ForIP to call `number` from `extension` at `at` (aware); returns ForIP's call id."""
+        self.require(Capability.DIAL)
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise PbxError("a scheduled call needs an aware date and time (with its time zone)", field="at")
+        if at <= _now():
+            raise PbxError(f"{at:%Y-%m-%d %H:%M:%S %Z} has passed: dial now instead of scheduling", field="at")
+        return await self._disca(extension, number, int(at.timestamp()))
+
+    async def _disca(self, extension: str, number: str, ts: int) -> str:
+        if not isinstance(extension, str) or not _EXTENSION.match(extension):
+            raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field="extension")
+        if not isinstance(number, str) or not _NUMBER.match(number):
+            raise PbxError(f"'{number}' is not a number {self.label} can dial", field="number")
+        self._require_api()
+        self.dials += 1
+        try:
+            return await self.api.dial(extension, number, ts)
+        except ApiDown as exc:
+            self._part_down(API, str(exc))
+            raise
+        except ApiRefused:
+            raise
+
+    def _require_api(self) -> None:
+        if self._closed:
+            raise NotConnected(f"{self.name}: the driver is closed")
+        if not self._started or not self._parts[API]:
+            raise NotConnected(f"{self.name}: ForIP's CRM API is down ({self._reasons.get(API, 'not connected')})")
+
+    # everything but dial goes to the AMI driver (require() has checked it offers the command)
+    async def _answer(self, extension: str, call_id: str) -> None:
+        await self._ami_cmd().answer(extension, call_id)
+
+    async def _hangup(self, extension: str, call_id: str) -> None:
+        await self._ami_cmd().hangup(extension, call_id)
+
+    async def _blind_transfer(self, extension: str, call_id: str, target: str) -> None:
+        await self._ami_cmd().blind_transfer(extension, call_id, target)
+
+    async def _consult(self, extension: str, call_id: str, target: str) -> None:
+        await self._ami_cmd().consult(extension, call_id, target)
+
+    async def _complete_transfer(self, extension: str, call_id: str) -> None:
+        await self._ami_cmd().complete_transfer(extension, call_id)
+
+    async def _cancel_transfer(self, extension: str, call_id: str) -> None:
+        await self._ami_cmd().cancel_transfer(extension, call_id)
+
+    async def _hold(self, extension: str, call_id: str) -> None:
+        await self._ami_cmd().hold(extension, call_id)
+
+    async def _resume(self, extension: str, call_id: str) -> None:
+        await self._ami_cmd().resume(extension, call_id)
+
+    async def _send_dtmf(self, extension: str, call_id: str, digits: str) -> None:
+        await self._ami_cmd().send_dtmf(extension, call_id, digits)
+
+    async def _park(self, extension: str, call_id: str) -> str:
+        return await self._ami_cmd().park(extension, call_id)
+
+    async def _pickup(self, extension: str, slot_or_extension: str) -> None:
+        await self._ami_cmd().pickup(extension, slot_or_extension)
+
+    async def _play_recording(self, recording_ref: str, number: str) -> str:
+        day, name = parse_recording_ref(recording_ref)
+        path = f"{self.options.recordings_path.rstrip('/')}/{day}/{name[:-4]}"  # Playback takes no extension
+        return await self._ami_cmd().play_recording(path, number)
+
+    async def _monitor(self, mode: Capability, supervisor_extension: str, target_extension: str) -> None:
+        await self._ami_cmd().monitor(mode, supervisor_extension, target_extension)
+
+    def _ami_cmd(self) -> PbxDriver:
+        assert self._ami is not None
+        self._require_link()
+        return self._ami
+
+    # ================================================================ history, DDR, recordings
+
+    async def call_history(self, extension: str, since: datetime, until: datetime | None = None) -> list[CallTicket]:
+        """ForIP's call tickets of `extension` since `since` (aware), oldest first."""
+        return await self._db().call_history(extension, since, until)
+
+    async def ddr_of(self, call: CallTicket | str, extension: str | None = None) -> str | None:
+        """The DDR an inbound call came in on: a ticket, or a Linkedid (the call id in AMI events)."""
+        store = self._db()
+        if isinstance(call, str):
+            tickets = [t for t in await store.ticket_by_linked_id(call) if extension in (None, t.extension)]
+            if not tickets:
+                return None
+            call = tickets[0]
+        if call.direction.value != "in":
+            return None
+        return await store.ddr_of(call.number, call.extension)
+
+    def recording_url(self, ref: str) -> str:
+        """Where ForIP's web server serves a recording (download_audio.php, as ForIP Manager links it)."""
+        day, name = parse_recording_ref(ref)
+        return f"{self.recordings_url}/download_audio.php?diretorio={day}&arquivo={name}"
+
+    async def check_database(self) -> None:
+        """Raises DatabaseError with the setting to fix unless the tickets table can be read."""
+        await self._db().check()
+
+    def _db(self) -> TicketStore:
+        if self.tickets is None:
+            raise Unsupported(f"{self.label}: call history needs ForIP's database: set odbc_dsn, or db_user and "
+                              "db_password, in [pbx.forip]", field="db_user")
+        return self.tickets
+
+
+# ---- construction helpers ----
+
+def _base_url(address: str, port: int, api_path: str) -> tuple[str, str]:
+    """(the API's base URL, the PBX host) from the registry address ("10.0.0.5" or "http://pbx/path")."""
+    if re.match(r"^https?://", address, re.IGNORECASE):
+        parsed = urlparse(address)
+        host = parsed.hostname or address
+        path = parsed.path.rstrip("/") or api_path
+        netloc = f"{host}:{parsed.port or port}"
+        return f"{parsed.scheme.lower()}://{netloc}{path}", host
+    return f"http://{address}:{port}{api_path}", address
+
+
+def _ticket_store(options: ForipOptions, host: str, label: str) -> TicketStore | None:
+    if not options.db_enabled:
+        return None
+    if options.odbc_dsn is not None:
+        dsn = options.odbc_dsn.rstrip(";")
+    else:
+        dsn = (f"Driver={{{options.odbc_driver}}};Server={options.db_host or host};Port={options.db_port};"
+               f"Database={options.db_name};Uid={options.db_user}")
+    if options.db_password is None and options.odbc_dsn is None:
+        raise DatabaseError(f"{label}'s database needs db_password in [pbx.forip]", field="db_password")
+    return TicketStore(dsn, options.db_password, timeout=options.db_timeout, zone=options.timezone,
+                       table=options.tickets_table, ddr_query=options.ddr_query, limit=options.history_limit,
+                       label=label)
+
+
+def _ami_driver(options: ForipOptions, host: str, name: str) -> PbxDriver | None:
+    if not options.ami_enabled:
+        return None
+    from tui_caa.pbx.asterisk.driver import AsteriskDriver  # only sites with AMI load it
+
+    assert options.ami_user is not None and options.ami_secret is not None
+    return AsteriskDriver(options.ami_host or host, options.ami_port, options.ami_user, options.ami_secret,
+                          name=f"{name} AMI", **dict(options.ami))

@@ -41,7 +41,7 @@ def with_action_id(raw: bytes, action_id: str) -> bytes:
     return re.sub(rb"ActionID: [^\r]*\r\n", b"ActionID: " + action_id.encode() + b"\r\n", raw)
 
 
-def _list_reply(recording: bytes, lab_id: str) -> list[bytes]:
+def list_reply(recording: bytes, lab_id: str) -> list[bytes]:
     tag = f"ActionID: {lab_id}\r\n".encode()
     return [p for p in split_packets(recording) if tag in p]
 
@@ -52,9 +52,9 @@ _LOGIN_FAILED = split_packets(fixture("ami-login-failed.txt"))[0]
 _EXT_STATE = fixture("ami-extension-state.txt")
 # list replies of the recorded session (see scenarios.md, "ami-extension-state.txt")
 LIST_REPLIES = {
-    "DeviceStateList": _list_reply(_EXT_STATE, "lab-5"),
-    "ExtensionStateList": _list_reply(_EXT_STATE, "lab-6"),
-    "CoreShowChannels": _list_reply(_EXT_STATE, "lab-18"),
+    "DeviceStateList": list_reply(_EXT_STATE, "lab-5"),
+    "ExtensionStateList": list_reply(_EXT_STATE, "lab-6"),
+    "CoreShowChannels": list_reply(_EXT_STATE, "lab-18"),
 }
 GOODBYE = b"Response: Goodbye\r\nActionID: {id}\r\nMessage: Thanks for all the fish.\r\n\r\n"
 
@@ -73,6 +73,7 @@ class FakeAmi:
         # actions to answer `Response: Success` with this Message (e.g. Originate, Hangup); unknown
         # actions otherwise get Asterisk's "Invalid/unknown command" error
         self.responses: dict[str, str] = {}
+        self.list_replies = dict(LIST_REPLIES)  # a test may swap in another moment of the recording
         self.errors: dict[str, str] = {}  # actions to answer `Response: Error` with this Message
         # bytes (events) to send right after the Success response of an action, built from the action
         self.followups: dict[str, Callable[[Packet], bytes]] = {}
@@ -179,8 +180,8 @@ class FakeAmi:
                              f"commands)\r\n\r\n".encode())
         elif name in self.errors:
             writer.write(f"Response: Error\r\nActionID: {aid}\r\nMessage: {self.errors[name]}\r\n\r\n".encode())
-        elif name in LIST_REPLIES:
-            writer.write(b"".join(with_action_id(p, aid) for p in LIST_REPLIES[name]))
+        elif name in self.list_replies:
+            writer.write(b"".join(with_action_id(p, aid) for p in self.list_replies[name]))
         elif name in self.responses:
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: {self.responses[name]}\r\n\r\n".encode())
             if name in self.followups:

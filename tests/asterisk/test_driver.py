@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
 
-from tests.asterisk.fake_ami import FakeAmi, fixture, split_packets
+from tests.asterisk.fake_ami import FakeAmi, fixture, list_reply, split_packets
 from tui_caa.domain.events import (
     ActiveCall,
     CallEnded,
@@ -21,6 +22,7 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability, Direction, Disposition, ExtensionState
+from tui_caa.gateway.state import PbxState
 from tui_caa.pbx.asterisk import AmiConnectError, AmiLoginFailed, PacketReader
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.asterisk.mapping import AmiMapper
@@ -142,6 +144,41 @@ async def test_connect_resyncs_and_snapshots(fake: FakeAmi) -> None:
     with pytest.raises(NotConnected):
         await drv.snapshot()
     assert [e async for e in stream] == []  # the stream ends on close
+
+
+async def test_resync_gives_calls_their_start_and_hint_states(fake: FakeAmi) -> None:
+    """ExtensionStateList comes after DeviceStateList (hints know "on hold"); calls under way get
+    their start from CoreShowChannel `Duration` (00:00:02 in the recording) and, being Up in a
+    bridge, an answer time (best estimate: when the call's latest Up channel was created)."""
+    fake.list_replies["ExtensionStateList"] = list_reply(fixture("ami-extension-state.txt"), "lab-23")  # 1002 held
+    drv = make_driver(fake)
+    before = datetime.now(UTC)
+    await drv.connect()
+    after = datetime.now(UTC)
+    try:
+        snap = await drv.snapshot()
+        assert snap.extensions == {"1001": ExtensionState.IDLE, "1002": ExtensionState.ON_HOLD,
+                                   "1003": ExtensionState.IN_CALL}
+        assert len(snap.calls) == 2
+        for call in snap.calls:
+            assert call.started_at is not None and call.answered_at is not None
+            assert before - timedelta(seconds=2) <= call.started_at <= after - timedelta(seconds=2)
+            assert call.started_at <= call.answered_at <= after
+        # the gateway takes the snapshot as truth: the record of a call that was under way keeps its start
+        state = PbxState()
+        state.reset(snap)
+        stream = drv.events()
+        await next_events(stream, 2)
+        await fake.send(b"Event: Hangup\r\nChannel: PJSIP/1003-0000001c\r\nUniqueid: 1795647001.30\r\n"
+                        b"Linkedid: 1795647001.29\r\nCause: 16\r\n\r\n")
+        (ended,) = await next_events(stream, 1)
+        record = state.apply(ended)
+        assert record is not None and record.extension == "1003"
+        assert before - timedelta(seconds=2) <= record.started_at <= after - timedelta(seconds=2)
+        assert record.answered_at is not None and record.talk_seconds >= 0 and not record.missed
+        assert (record.ended_at - record.started_at).total_seconds() >= 2
+    finally:
+        await drv.close()
 
 
 async def test_login_failure_is_clear(fake: FakeAmi) -> None:

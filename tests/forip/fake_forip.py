@@ -172,10 +172,10 @@ class FakeForip:
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 fault = self.faults.pop(0) if self.faults else self.fault
-                if fault == "drop":
+                status, payload = await self._handle(method, target, body, fault)
+                if fault == "drop":  # the request was carried out, the connection dies before the reply
                     writer.transport.abort()
                     return
-                status, payload = await self._handle(method, target, body, fault)
                 if fault == "slow":
                     await asyncio.sleep(self.slow_seconds)
                 if fault == "http_500":

@@ -143,10 +143,11 @@ class ForipApi:
                           outcome_unknown=unknown_outcome) from None
         except httpx.HTTPError as exc:
             self.errors["unreachable"] += 1
-            sent = not isinstance(exc, httpx.ConnectError)  # refused before sending: nothing happened
-            raise ApiDown(f"cannot reach {self.label}'s CRM API at {url} to {what}: {_reason(exc)}; "
-                          f"check the registry's address and port.{unknown if sent else ''}",
-                          outcome_unknown=unknown_outcome and sent) from None
+            if isinstance(exc, httpx.ConnectError):  # refused before sending: nothing happened
+                raise ApiDown(f"cannot reach {self.label}'s CRM API at {url} to {what}: {_reason(exc)}; "
+                              "check the registry's address and port") from None
+            raise ApiDown(f"lost the connection to {self.label}'s CRM API at {url} while trying to {what}: "
+                          f"{_reason(exc)}.{unknown}", outcome_unknown=unknown_outcome) from None
         if response.status_code != 200:
             self.errors["http_status"] += 1
             raise ApiDown(f"{self.label}'s CRM API answered HTTP {response.status_code} to {what} ({url}); "

@@ -179,6 +179,7 @@ class TicketStore:
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         async with self._lock:
             for attempt in (1, 2):
+                reused = self._conn is not None  # only a connection that worked before may have been lost
                 try:
                     conn = await self._connect()
                     return await asyncio.wait_for(self._run(conn, sql, params), self.timeout)
@@ -191,7 +192,7 @@ class TicketStore:
                 except pyodbc.Error as exc:
                     self.errors += 1
                     await self._drop()
-                    if attempt == 2 or not _connection_lost(exc):
+                    if attempt == 2 or not reused or not _connection_lost(exc):
                         raise DatabaseError(self._explain(exc), field=_field_of(exc)) from None
                     log.info("%s: database connection lost, reconnecting once: %s", self.label, self._clean(exc))
         raise AssertionError("unreachable")

@@ -114,6 +114,7 @@ class DigitroDriver(PbxDriver):
         self.reconnects = 0
         self.renewals = 0
         self.renew_failures = 0
+        self.unmonitored: dict[str, str] = {}  # extension → why the PBX refused to monitor it
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> DigitroDriver:
@@ -223,9 +224,19 @@ class DigitroDriver(PbxDriver):
             channel_id = await self._first_event(lines, parser)
             channel = _Channel(channel_id, response, lines, parser)
             mapper = self._new_mapper()
+            monitored, refused = [], {}
             for extension in self._passwords:
-                await self._post(channel, "monitor", self._device(extension), f"monitor extension {extension}")
-            for extension in self._passwords:
+                try:
+                    await self._post(channel, "monitor", self._device(extension), f"monitor extension {extension}")
+                except PbxError as exc:
+                    if exc.field != "device_password":
+                        raise
+                    # one seller's wrong password must not keep every other extension offline
+                    refused[extension] = str(exc)
+                    log.warning("%s: extension %s is not monitored: %s", self.name, extension, exc)
+                else:
+                    monitored.append(extension)
+            for extension in monitored:
                 answer = await self._post(channel, "state", self._device(extension),
                                           f"query the state of extension {extension}")
                 try:
@@ -240,7 +251,8 @@ class DigitroDriver(PbxDriver):
             log.warning("%s: no extension has a device password: no device is monitored", self.name)
         await self._close_channel()
         self._channel, self._mapper, self._outage = channel, mapper, ""
-        log.info("%s: event channel %s open, %d devices monitored", self.name, channel_id, len(self._passwords))
+        self.unmonitored = refused
+        log.info("%s: event channel %s open, %d devices monitored", self.name, channel_id, len(monitored))
 
     async def _first_event(self, lines: AsyncIterator[str], parser: SseParser) -> str:
         """The channel id from EVENTO_DE_ABERTURA_DE_CANAL, which must come within request_timeout."""

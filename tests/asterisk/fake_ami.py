@@ -79,7 +79,7 @@ class FakeAmi:
         self.followups: dict[str, Callable[[Packet], bytes]] = {}
         self.replay_seed: int | None = None  # split the replay at random byte boundaries
         self.actions: list[Packet] = []  # every action received, in order (Login included)
-        self.logins: list[dict[str, str]] = []
+        self.logins: list[dict[str, object]] = []
         self.generation = 0  # restart() count; FullyBooted's Uptime restarts at 0
         self.replay_done = asyncio.Event()
         self.port = 0
@@ -198,7 +198,7 @@ class FakeAmi:
             self.logins.append({"auth": "md5", "key": action.get("Key", "")})
         else:
             ok = action.get("Secret") == self.secret
-            self.logins.append({"auth": "plain"})
+            self.logins.append({"auth": "plain", "at": asyncio.get_running_loop().time()})
         ok = ok and action.get("Username") == self.username
         if not ok:
             writer.write(with_action_id(_LOGIN_FAILED, aid))

@@ -144,6 +144,11 @@ class AsteriskDriver(AmiCommands, PbxDriver):
     def connected(self) -> bool:
         return self._link_up
 
+    @property
+    def bad_packets(self) -> int:
+        """AMI packets skipped as garbage or oversized since the driver was made (all sessions)."""
+        return self._client.bad_packets
+
     async def connect(self) -> None:
         if self._closed:
             raise NotConnected(f"{self.name}: the driver is closed")

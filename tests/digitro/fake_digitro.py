@@ -88,6 +88,7 @@ class FakeDigitro:
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (operation, body), in order
         self.channel_opens = 0
         self.renewals = 0
+        self.heartbeats = 0  # sent, on every channel
         self.channels: dict[str, FakeChannel] = {}
         self.recordings_of: dict[str, str] = {}  # Dígitro call id → recording (from the calls' end)
         # ---- what tests steer ----
@@ -299,6 +300,9 @@ class FakeDigitro:
         self.channels[channel.id] = channel
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
+        await writer.drain()
+        if delay := self.delay.get("open_event"):
+            await asyncio.sleep(delay)
         await self._chunk(writer, sse(p.EVENTS["channel_opened"], {p.CHANNEL_ID: channel.id}))
         loop = asyncio.get_running_loop()
         try:
@@ -309,6 +313,7 @@ class FakeDigitro:
                     if self.channel_ttl is not None and loop.time() - channel.renewed_at > self.channel_ttl:
                         break  # not renewed in time: the PBX closes it
                     text = "data:\n\n"
+                    self.heartbeats += 0 if channel.silenced else 1
                 if text is None:
                     break
                 if not channel.silenced:

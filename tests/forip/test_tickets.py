@@ -11,8 +11,9 @@ import pyodbc
 import pytest
 from pydantic import SecretStr
 
-from tests.forip.conftest import DriverFactory, db_options, split_password
+from tests.forip.conftest import DriverFactory, Events, db_options, split_password
 from tests.forip.fake_forip import ZONE, FakeForip
+from tui_caa.domain.events import CallAnswered, CallDialing, CallEnded
 from tui_caa.domain.telephony import CallState, Direction, Disposition
 from tui_caa.pbx.base import PbxError
 from tui_caa.pbx.forip import DatabaseError, parse_recording_ref, recording_ref
@@ -167,3 +168,49 @@ async def test_a_lost_database_connection_is_opened_again(pg: str, fake: FakeFor
     assert killed and all(row[0] for row in killed)
     assert await drv.call_history("1001", datetime.now(UTC)) == []
     assert drv.tickets is not None and drv.tickets.errors == 1
+
+
+async def test_without_ami_a_dial_is_dialing_until_its_ticket_tells_the_outcome(
+        pg: str, sim: SimulatorDriver, fake: FakeForip, make_driver: DriverFactory):
+    fake.odbc = pg
+    await fake.start()
+    drv = make_driver(**db_options(pg), outcome_poll_interval=0.05)
+    events = Events(drv)
+    await drv.connect()
+    callid = await drv.dial("1001", CUSTOMER)
+    dialing = await events.next(CallDialing, call_id=callid)
+    assert (dialing.extension, dialing.number, dialing.direction) == ("1001", CUSTOMER, Direction.OUTBOUND)
+    (active,) = (await drv.snapshot()).calls
+    assert (active.call_id, active.state) == (callid, CallState.DIALING)
+    # a busy number: ended BUSY, nothing answered
+    busy = await drv.dial("1002", OTHER)
+    await events.next(CallDialing, call_id=busy)
+    await sim.remote_busy(fake.dials[1].sim_call_id)
+    assert (await events.next(CallEnded, call_id=busy)).disposition is Disposition.BUSY
+    # the customer answers, talks, the agent hangs up: answered, with the recording ForIP names after the call id
+    await sim.remote_answer(fake.dials[0].sim_call_id)
+    await sim.hangup("1001", fake.dials[0].sim_call_id)
+    answered = await events.next(CallAnswered, call_id=callid)
+    ended = await events.next(CallEnded, call_id=callid)
+    assert ended.disposition is Disposition.ANSWERED and ended.recording_ref == f"GRAVACOES/{callid}.WAV"
+    assert dialing.at <= answered.at <= ended.at
+    assert (await drv.snapshot()).calls == ()
+    assert not [e for e in events.seen if isinstance(e, (CallAnswered, CallEnded))]  # nothing twice
+    await events.close()
+
+
+async def test_without_ami_a_scheduled_dial_shows_up_when_due(pg: str, fake: FakeForip, make_driver: DriverFactory):
+    await fake.start()
+    drv = make_driver(**db_options(pg), outcome_poll_interval=0.05, dial_outcome_timeout=0.5)
+    events = Events(drv)
+    await drv.connect()
+    at = datetime.now(UTC) + timedelta(seconds=0.5)
+    callid = await drv.schedule_dial("1003", CUSTOMER, at)
+    assert (await drv.snapshot()).calls == ()  # not due yet
+    dialing = await events.next(CallDialing, call_id=callid)
+    due = datetime.fromtimestamp(int(at.timestamp()), UTC)  # ForIP's ts is in whole seconds
+    assert dialing.at == due and datetime.now(UTC) >= due
+    # the fake writes no ticket here (no ODBC for it): after dial_outcome_timeout the call is given up
+    ended = await events.next(CallEnded, call_id=callid)
+    assert ended.disposition is Disposition.FAILED
+    await events.close()

@@ -9,10 +9,12 @@ What ForIP offers, and so what this driver can honestly do:
   capabilities are DIAL plus whatever that driver supports. Call ids in events are then Asterisk's
   Linkedids, while `dial` returns ForIP's own call id (YYYYMMDD/CRM-<agent>-<phone>-HHMMSS, which
   also names the call's recording);
-- WITHOUT AMI the capabilities are just DIAL: `events()` carries the link state only
-  (DriverDisconnected / DriverConnected / DriverResynced) and the dial's outcome is what `dial`
-  returns (ForIP's call id) or raises (ForIP's refusal). Ringing, answer and hang-up cannot be known
-  live; the finished calls are in `call_history` when the database is configured;
+- WITHOUT AMI the capabilities are just DIAL, and `events()` carries the link state
+  (DriverDisconnected / DriverConnected / DriverResynced) and the dial outcomes that can be known:
+  `dial` returns ForIP's call id or raises ForIP's refusal, and, when the database is configured,
+  an accepted dial is CallDialing until its ticket appears, then CallAnswered / CallEnded
+  (`dials.py`). Inbound calls, ringing and hang-ups cannot be known live; the finished calls are
+  in `call_history`;
 - with the database configured (`odbc_dsn` or `db_user`…): `call_history`, `ddr_of`, `recording_url`.
 
 The link is up when the CRM API answers and, with AMI, when the AMI driver is resynced. It is
@@ -48,6 +50,7 @@ from tui_caa.domain.telephony import Capability
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
 from tui_caa.pbx.event_stream import EventStream
 from tui_caa.pbx.forip.api import ApiDown, ApiRefused, ForipApi
+from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.tickets import CallTicket, DatabaseError, TicketStore, parse_recording_ref
 from tui_caa.pbx.options.forip import ForipOptions
 
@@ -80,6 +83,10 @@ class ForipDriver(PbxDriver):
         self._ami = ami if ami is not None else _ami_driver(self.options, host, self.name)
         if self._ami is not None:
             self.capabilities = frozenset({Capability.DIAL}) | self._ami.capabilities
+        # without AMI, dial outcomes come from the tickets (when there is a database to read them from)
+        self._dials = (DialTracker(self.options.dial_outcome_timeout)
+                       if self._ami is None and self.tickets is not None else None)
+        self._dials_wake = asyncio.Event()
         self._stream = EventStream(self.name, event_backlog, _now)
         self._parts: dict[str, bool] = {API: False, **({AMI: False} if self._ami else {})}
         self._reasons: dict[str, str] = {}
@@ -138,6 +145,8 @@ class ForipDriver(PbxDriver):
         self._tasks.append(loop.create_task(self._watch_api(), name=f"forip-api {self.name}"))
         if self._ami is not None:
             self._tasks.append(loop.create_task(self._forward_ami(), name=f"forip-ami {self.name}"))
+        if self._dials is not None:
+            self._tasks.append(loop.create_task(self._watch_dials(), name=f"forip-dials {self.name}"))
 
     async def close(self) -> None:
         if self._closed:
@@ -161,7 +170,8 @@ class ForipDriver(PbxDriver):
         self._require_link()
         if self._ami is not None:
             return await self._ami.snapshot()
-        return PbxSnapshot(at=_now())  # the CRM API tells nothing about extensions or calls
+        # the CRM API tells nothing about extensions or calls: only the dials still waiting for a ticket
+        return PbxSnapshot(at=_now(), calls=self._dials.active_calls() if self._dials is not None else ())
 
     def _require_link(self) -> None:
         if self._closed:
@@ -274,12 +284,45 @@ class ForipDriver(PbxDriver):
         self._require_api()
         self.dials += 1
         try:
-            return await self.api.dial(extension, number, ts)
+            callid = await self.api.dial(extension, number, ts)
         except ApiDown as exc:
             self._part_down(API, str(exc))
             raise
         except ApiRefused:
             raise
+        if self._dials is not None:
+            self._dials.accepted(callid, extension, number, datetime.fromtimestamp(ts, UTC) if ts else _now())
+            self._dials_wake.set()
+        return callid
+
+    async def _watch_dials(self) -> None:
+        """Without AMI: CallDialing when an accepted dial is due, its end when its ticket shows up."""
+        tracker, store = self._dials, self.tickets
+        assert tracker is not None and store is not None
+        while not self._closed:
+            for event in tracker.announce_due(_now()):
+                self._stream.put(event)
+            by_agent: dict[str, list] = {}
+            for dial in tracker.watched():
+                by_agent.setdefault(dial.agent, []).append(dial)
+            for agent, dials in by_agent.items():
+                since = min(d.due for d in dials) - TICKET_SLACK
+                try:
+                    tickets = await store.call_history(agent, since)
+                except PbxError as exc:
+                    log.warning("%s: dial outcomes not read: %s", self.name, exc)
+                    tickets = []
+                for dial in dials:
+                    for event in tracker.settle(dial, tickets, _now()):
+                        self._stream.put(event)
+            waits = []
+            if tracker.watched():
+                waits.append(self.options.outcome_poll_interval)
+            if (due := tracker.next_due()) is not None:
+                waits.append(max(0.0, (due - _now()).total_seconds()))
+            self._dials_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dials_wake.wait(), min(waits) if waits else None)
 
     def _require_api(self) -> None:
         if self._closed:

@@ -68,6 +68,9 @@ class ForipOptions(BaseModel):
     tickets_table: str = "f_bilhetes_chamadas"
     ddr_query: str = DEFAULT_DDR_QUERY
     history_limit: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # without AMI, a dial's outcome is read from its ticket: how often, and how long to wait for it
+    outcome_poll_interval: Seconds = 5.0
+    dial_outcome_timeout: Seconds = 900.0
 
     # ---- recordings ----
     recordings_url: str | None = None  # the PBX web server; default http://<registry host>

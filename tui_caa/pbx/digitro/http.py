@@ -5,6 +5,7 @@ is built and never logged (httpx logs request lines, not headers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -118,8 +119,10 @@ class DigitroHttp:
         request = self._client.build_request("GET", path, headers={"accept": "text/event-stream"}, timeout=timeout)
         what = "open the event channel"
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException:
+            # the headers must come within request_timeout; after them, silence is the heartbeat's business
+            async with asyncio.timeout(self.request_timeout):
+                response = await self._client.send(request, stream=True)
+        except (httpx.TimeoutException, TimeoutError):
             raise NotConnected(f"{LABEL} did not open the event channel within {self.request_timeout:g} s "
                                "([pbx.digitro] request_timeout)") from None
         except httpx.HTTPError as exc:

@@ -67,6 +67,13 @@ def test_options_are_validated_with_the_field_and_the_fix() -> None:
     shown = repr(opts) + str(opts.model_dump())
     assert "s3cret" not in shown and "pg-secret" not in shown
     assert set(opts.for_kind("forip")) >= {"api_path", "ami_user", "odbc_dsn", "recordings_url"}
+    # the gateway's make_driver path: the [pbx.forip] table as keyword arguments
+    drv = ForipDriver.from_entry(PbxRegistryEntry(kind="forip", address="10.0.0.5", port=8000, login=EMAIL,
+                                                  secret=SecretStr("pw")), **opts.for_kind("forip"))
+    assert drv.options == opts.forip and drv.capabilities > {Capability.DIAL, Capability.HANGUP}
+    assert drv.ami_driver is not None and drv.ami_driver.dial_context == "crm"
+    assert drv.tickets is not None and "Server=10.0.0.5;Port=5432;Database=forip;Uid=forip" in repr(drv.tickets)
+    assert "pg-secret" not in repr(drv.tickets)
 
 
 async def test_login_then_click_to_call_now(fake: FakeForip, sim: SimulatorDriver, make_driver: DriverFactory):

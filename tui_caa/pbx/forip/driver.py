@@ -129,6 +129,14 @@ class ForipDriver(PbxDriver):
     def ami_driver(self) -> PbxDriver | None:
         return self._ami
 
+    @property
+    def errors(self) -> dict[str, int]:
+        """Bad answers and failures so far, by kind (each was also logged or raised with its reason)."""
+        counts = dict(self.api.errors)
+        if self.tickets is not None:
+            counts["database"] = self.tickets.errors
+        return counts
+
     async def connect(self) -> None:
         if self._closed:
             raise NotConnected(f"{self.name}: the driver is closed")

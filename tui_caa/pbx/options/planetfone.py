@@ -47,6 +47,7 @@ class PlanetfoneOptions(BaseModel):
     # ---- commands ----
     dial_ring_seconds: Annotated[int, Field(ge=5, le=300)] = 30  # Disca QtdSegTimeout (the seller's phone)
     dial_destination_seconds: Annotated[int, Field(ge=5, le=300)] = 50  # Disca QtdSegTimeoutDestino
+    dial_timeout: Seconds | None = None  # how long to wait for Disca's answer; default request_timeout + dial_ring_seconds
     transfer_ring_seconds: Annotated[int, Field(ge=5, le=300)] = 30
     park_seconds: Annotated[int, Field(ge=10, le=3600)] = 120  # EstacionaChamada QtdSegTimeout
     system_permissions: bool = True  # Disca PermissoesSistema=1 (the PBX's rules, not the extension's)

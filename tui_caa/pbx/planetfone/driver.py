@@ -51,7 +51,7 @@ from tui_caa.pbx.event_stream import EventStream
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of
 from tui_caa.pbx.planetfone.results import check as check_result
-from tui_caa.pbx.planetfone.soap import Result, SoapClient, SoapError
+from tui_caa.pbx.planetfone.soap import Result, SoapClient, SoapError, SoapUnreachable
 from tui_caa.pbx.planetfone.tracker import Intent, Leg, Plan, Tracker, ViewRules, read_view
 
 log = logging.getLogger(__name__)
@@ -302,8 +302,9 @@ class PlanetfoneDriver(PbxDriver):
             return
         self._last_sweep = loop.time()
         now = _now()
+        since = self._cdr_since.replace(microsecond=0)  # calldate has whole seconds
         try:
-            rows = await self.cdr.rows_since(self._cdr_since)
+            rows = await self.cdr.rows_since(since)
         except CdrError as exc:
             if self.mysql_problem != str(exc):
                 log.warning("%s: CDR sweep failed: %s", self.name, exc)
@@ -311,7 +312,7 @@ class PlanetfoneDriver(PbxDriver):
             return
         self.mysql_problem = None
         pattern = self._rules.channel_pattern
-        legs = [leg for row in rows if row.calldate >= self._cdr_since for leg in legs_of(row, pattern)]
+        legs = [leg for row in rows if row.calldate >= since for leg in legs_of(row, pattern)]
         for event in self._tracker.missed(legs):
             self._stream.put(event)
         window = timedelta(seconds=self.options.cdr_window)
@@ -401,16 +402,26 @@ class PlanetfoneDriver(PbxDriver):
         self._check_extension(extension)
         number = self._check_number(number)
         opts = self.options
-        # Disca may wait while the seller's phone rings: its timeout covers that ring time
-        result = await self._command("Disca", {
+        # Disca may wait while the seller's phone rings: its timeout covers that ring time. It is sent
+        # once: if no answer comes, the call may still be under way, so it is never repeated here.
+        timeout = opts.dial_timeout or opts.request_timeout + opts.dial_ring_seconds
+        try:
+            result = await self._disca(extension, number, timeout)
+        except SoapUnreachable as exc:
+            raise PbxError(f"{exc}. The dial was sent once and not repeated: look at extension {extension}'s "
+                           "phone before dialing again (the call may be ringing)") from None
+        return result.get("IdLigacao") or result.get("IdLigacaoOrigem")
+
+    async def _disca(self, extension: str, number: str, timeout: float) -> Result:
+        opts = self.options
+        return await self._command("Disca", {
             "NroTelefOrigem": extension, "NroTelefDestino": number, "QtdSegTimeout": opts.dial_ring_seconds,
             "IdtDestino": "", "NroDestino": 0, "QtdSegTimeoutDestino": opts.dial_destination_seconds,
             "CodFila": "", "NroAgente": "", "InverteOrdemChamada": 0,
             "PermissoesSistema": 1 if opts.system_permissions else 0, "NroTelefOrigemNaoRamal": 0,
             "NroIdentOrigem": "", "VariaveisOrigem": "", "VariaveisDestino": "", "CanalOrigem": "",
             "AplicacaoDestino": "", "AplicacaoParam": "", "Identificador": f"caa-{uuid.uuid4().hex}",
-        }, f"call {number} from {extension}", timeout=opts.request_timeout + opts.dial_ring_seconds)
-        return result.get("IdLigacao") or result.get("IdLigacaoOrigem")
+        }, f"call {number} from {extension}", timeout=timeout)
 
     async def _hangup(self, extension: str, call_id: str) -> None:
         leg = self._leg(extension, call_id)

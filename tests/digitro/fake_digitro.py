@@ -77,7 +77,8 @@ class FakeDigitro:
     def __init__(self, *, api_key: str = API_KEY, passwords: dict[str, str] | None = None,
                  heartbeat_interval: float = 0.1, channel_ttl: float | None = None,
                  ddr_field: str = "DDR", recording_field: str = "ID_GRAVACAO",
-                 recordings: tuple[tuple[str, float], ...] = ((RECORDING, 30.0),)) -> None:
+                 recordings: tuple[tuple[str, float], ...] = ((RECORDING, 30.0),), base_path: str = "",
+                 operations: dict[str, str] | None = None, event_names: dict[str, str] | None = None) -> None:
         self.api_key = api_key
         self.passwords = dict(PASSWORDS if passwords is None else passwords)
         self.heartbeat_interval = heartbeat_interval
@@ -95,7 +96,9 @@ class FakeDigitro:
         self.fail_next: dict[str, tuple[int, bytes]] = {}  # operation ("channel" too) → (status, raw body)
         self.delay: dict[str, float] = {}  # operation → seconds before answering
         self.port = self.ecr_port = 0
-        self._ops = {slug: op for op, slug in p.OPERATIONS.items()}
+        self.base_path = base_path  # what this site's PBX puts before every path
+        self._ops = {slug: op for op, slug in {**p.OPERATIONS, **(operations or {})}.items()}
+        self.names = {**p.EVENTS, **(event_names or {})}  # the event names this PBX sends
         self._ids: dict[str, str] = {}  # simulator id → Dígitro id
         self._sim_ids: dict[str, str] = {}
         self._seq = 0
@@ -205,7 +208,7 @@ class FakeDigitro:
                     channel.queue.put_nowait(text)
 
     def translate(self, event: PbxEvent) -> tuple[str, dict[str, Any]] | None:
-        names = p.EVENTS
+        names = self.names
         if isinstance(event, ExtensionStateChanged):
             return names["device_state"], {p.DEVICE: event.extension, p.STATE: _DEVICE_STATES[event.state]}
         if not isinstance(event, CallEvent) or event.call_id is None:
@@ -261,7 +264,7 @@ class FakeDigitro:
                 body = await reader.readexactly(length) if length else b""
                 url = urlsplit(target)
                 path, query = unquote(url.path), {k: v[0] for k, v in parse_qs(url.query).items()}
-                if not ecr and method == "GET" and path == "/canal-de-eventos":
+                if not ecr and method == "GET" and path == f"{self.base_path}/canal-de-eventos":
                     await self._serve_channel(headers, writer)
                     return
                 if ecr:
@@ -303,7 +306,7 @@ class FakeDigitro:
         await writer.drain()
         if delay := self.delay.get("open_event"):
             await asyncio.sleep(delay)
-        await self._chunk(writer, sse(p.EVENTS["channel_opened"], {p.CHANNEL_ID: channel.id}))
+        await self._chunk(writer, sse(self.names["channel_opened"], {p.CHANNEL_ID: channel.id}))
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -333,7 +336,7 @@ class FakeDigitro:
     # ---- the API -------------------------------------------------------------------------------
 
     async def _request(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
-        match = re.fullmatch(r"/requests/([^/]+)/([^/]+)", path)
+        match = re.fullmatch(re.escape(self.base_path) + r"/requests/([^/]+)/([^/]+)", path)
         if method != "POST" or match is None:
             return 404, _error("NAO_ENCONTRADO", f"caminho desconhecido: {method} {path}")
         channel_id, slug = match.groups()

@@ -88,6 +88,7 @@ class FakeForip:
         self.tickets_written = 0
         self.ticket_errors: list[str] = []
         self.listeners: list[Callable[[PbxEvent], None]] = []  # also told every simulator event
+        self._owns_sim = True  # reads the simulator's events itself (see `on_sim_ami` for the other case)
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +98,23 @@ class FakeForip:
         self._db: pyodbc.Connection | None = None
         self._db_lock = asyncio.Lock()
         self._written = asyncio.Condition()
+
+    @classmethod
+    def on_sim_ami(cls, sim_ami: Any, **options: Any) -> FakeForip:
+        """The CRM API of the fake Asterisk `sim_ami` (tests/asterisk/sim_ami.py): both in front of one
+        simulator, so ForIP's API dials and the AMI tells what happens. The fake Asterisk reads the
+        simulator's events; this one watches them through the simulator's hook."""
+        fake = cls(sim_ami.sim, **options)
+        fake._owns_sim = False
+        previous = sim_ami.sim.hook
+
+        def hook(event: PbxEvent) -> None:
+            if previous is not None:
+                previous(event)
+            fake.observe(event)
+
+        sim_ami.sim.hook = hook
+        return fake
 
     @property
     def url(self) -> str:
@@ -109,7 +127,7 @@ class FakeForip:
 
     async def start(self) -> FakeForip:
         """Starts (or restarts, on the same port) the HTTP server; the simulator keeps running."""
-        if self._pump is None:
+        if self._pump is None and self._owns_sim:
             await self.sim.connect()
             self._pump = asyncio.get_running_loop().create_task(self._read_sim())
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -139,7 +157,8 @@ class FakeForip:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.sim.close()
+        if self._owns_sim:
+            await self.sim.close()
         if self._pump is not None:
             self._pump.cancel()
             await asyncio.gather(self._pump, return_exceptions=True)
@@ -256,11 +275,12 @@ class FakeForip:
 
     async def _read_sim(self) -> None:
         async for event in self.sim.events():
-            for listener in self.listeners:
-                listener(event)
-            self._track(event)
+            self.observe(event)
 
-    def _track(self, event: PbxEvent) -> None:
+    def observe(self, event: PbxEvent) -> None:
+        """One simulator event: a call leg that ends becomes a ticket."""
+        for listener in self.listeners:
+            listener(event)
         if not isinstance(event, (CallRinging, CallDialing, CallAnswered, CallEnded, CallTransferred, CallParked)):
             return
         assert event.extension is not None and event.call_id is not None

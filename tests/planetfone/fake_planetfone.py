@@ -410,10 +410,10 @@ class FakePlanetfone:
         if handler is None:
             return 500, _fault("soap:Client", f"unknown operation {operation}")
         await self.settled()
-        fields, lists = await handler(params)
         forced = self.results.get(operation)
-        if forced is not None and "IdtResultado" in fields:
-            fields["IdtResultado"] = forced
+        if forced is not None:  # the PBX says no (or yes) without doing anything
+            return 200, _response(operation, {"status": "0", "IdtResultado": forced}, {})
+        fields, lists = await handler(params)
         return 200, _response(operation, fields, lists)
 
     # ================================================================ operations
@@ -461,9 +461,6 @@ class FakePlanetfone:
         out = {"status": "0", "IdtResultado": "A", "IdLigacao": "", "IdtResultadoOrigem": "A", "IdLigacaoDestino": "",
                "IdLigacaoOrigem": "", "CodCanalDestino": "", "CodCanalOrigem": "", "TextoErroDestino": "",
                "TextoErroOrigem": ""}
-        if "Disca" in self.results:
-            out["IdtResultado"] = self.results["Disca"]
-            return out, {}
         try:
             call_id = await self.sim.dial(p.get("NroTelefOrigem", ""), p.get("NroTelefDestino", ""))
         except PbxError as exc:

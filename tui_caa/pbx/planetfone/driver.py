@@ -43,6 +43,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from pydantic import ValidationError
+
 from tui_caa.domain.events import DriverConnected, DriverDisconnected, DriverResynced, PbxEvent, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
@@ -126,8 +128,9 @@ class PlanetfoneDriver(PbxDriver):
         backlog = options.pop("event_backlog", EVENT_BACKLOG)
         try:
             opts = PlanetfoneOptions(**options)
-        except ValueError as exc:
-            raise PbxError(f"[pbx.planetfone] settings are not valid: {exc}", field="pbx.planetfone") from None
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+            raise PbxError(f"[pbx.planetfone] settings are not valid: {detail}", field="pbx.planetfone") from None
         cdr = None
         if entry.mysql_host:
             cdr = CdrStore(entry.mysql_host, entry.mysql_port or DEFAULT_MYSQL_PORT, entry.mysql_user or "",

@@ -9,8 +9,10 @@ from tests.digitro.conftest import Events
 from tests.digitro.fake_digitro import FakeDigitro
 from tests.digitro.harness import make_driver
 from tui_caa.domain.events import CallRinging, ExtensionStateChanged
+from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import ExtensionState
 from tui_caa.pbx.base import PbxError
+from tui_caa.pbx.digitro import DigitroDriver
 from tui_caa.pbx.digitro import protocol as p
 from tui_caa.pbx.options import DigitroOptions, PbxOptions
 
@@ -19,7 +21,7 @@ SITE = {"operations": {"dial": "gerar-chamada-rota-especifica"},
         "event_names": {"ringing": "EVENTO_CHAMADA_ENTRANTE"}}
 
 
-def test_defaults_and_the_config_table() -> None:
+async def test_defaults_and_the_config_table() -> None:
     options = PbxOptions.model_validate({"digitro": {
         "base_path": "/api-pabx", "heartbeat_timeout": 45, "account_password": "conta",
         "operations": {"dial": "gerar-chamada"}, "ddr_field": "NUMERO_DISCADO"}})
@@ -27,6 +29,12 @@ def test_defaults_and_the_config_table() -> None:
     assert kwargs["base_path"] == "/api-pabx" and kwargs["heartbeat_timeout"] == 45
     assert isinstance(kwargs["account_password"], SecretStr) and "conta" not in repr(options)
     assert DigitroOptions().channel_path == "/canal-de-eventos"
+    entry = PbxRegistryEntry(kind="digitro", address="10.0.0.5", port=8080, account="0", route="0",
+                             secret=SecretStr("k"))
+    driver = DigitroDriver.from_entry(entry, **kwargs)  # as make_driver hands the table over
+    assert driver._http.base_url == "http://10.0.0.5:8080/api-pabx"
+    assert driver.operations["dial"] == "gerar-chamada" and driver.operations["answer"] == "atender-chamada"
+    await driver.close()
 
 
 @pytest.mark.parametrize(("table", "message"), [

@@ -1,0 +1,385 @@
+"""The product's AsteriskDriver against SimAmi: a fake Asterisk 20 whose calls the simulator makes.
+
+Each test drives the simulator (a customer calls, a phone answers, the far end hangs up) or the
+driver (click-to-call, transfer), and checks what the driver reports over a real TCP AMI session.
+The last tests feed the very AMI bytes SimAmi sent through a fresh AmiMapper and compare its
+domain events with the ones the simulator emitted itself: the AMI translation loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from pydantic import SecretStr
+
+from tests.asterisk.sim_ami import EXTENSIONS, SimAmi
+from tui_caa.domain.events import (
+    CallAnswered,
+    CallDialing,
+    CallEnded,
+    CallEvent,
+    CallRinging,
+    CallTransferred,
+    DriverResynced,
+    ExtensionStateChanged,
+    PbxEvent,
+)
+from tui_caa.domain.telephony import CallState, Direction, Disposition, ExtensionState
+from tui_caa.pbx.asterisk import AmiLoginFailed
+from tui_caa.pbx.asterisk.driver import AsteriskDriver
+from tui_caa.pbx.asterisk.mapping import AmiMapper
+from tui_caa.pbx.base import PbxError
+
+SECRET = "lab-secret"
+CUSTOMER = "5133334444"
+DDR = "5121010001"
+
+
+def make_driver(server: SimAmi, secret: str = SECRET, **options) -> AsteriskDriver:
+    options.update(ping_interval=0, action_timeout=2.0, connect_timeout=2.0, reconnect_delay=0.01,
+                   reconnect_max_delay=0.05)
+    accepted = inspect.signature(AsteriskDriver.__init__).parameters
+    options = {k: v for k, v in options.items() if k in accepted or k in ("ping_interval", "action_timeout",
+                                                                            "connect_timeout", "use_md5")}
+    return AsteriskDriver("127.0.0.1", server.port, "ctiuser", SecretStr(secret), **options)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[SimAmi]:
+    async with SimAmi(secret=SECRET) as srv:
+        yield srv
+        assert srv.errors == []
+
+
+@pytest.fixture
+async def driver(server: SimAmi) -> AsyncIterator[AsteriskDriver]:
+    drv = make_driver(server)
+    await drv.connect()
+    yield drv
+    await drv.close()
+
+
+class Reader:
+    """The driver's events, read in the background, waited for by condition (never by sleeping)."""
+
+    def __init__(self, driver: AsteriskDriver) -> None:
+        self.events: list[PbxEvent] = []
+        self._changed = asyncio.Event()
+        self._task = asyncio.create_task(self._read(driver))
+
+    async def _read(self, driver: AsteriskDriver) -> None:
+        async for event in driver.events():
+            self.events.append(event)
+            self._changed.set()
+
+    async def wait_for(self, predicate: Callable[[PbxEvent], bool], timeout: float = 3.0) -> PbxEvent:
+        async def scan() -> PbxEvent:
+            seen = 0
+            while True:
+                for event in self.events[seen:]:
+                    if predicate(event):
+                        return event
+                seen = len(self.events)
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(scan(), timeout)
+
+    def calls(self, extension: str) -> list[CallEvent]:
+        return [e for e in self.events if isinstance(e, CallEvent) and e.extension == extension]
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+@pytest.fixture
+async def reader(driver: AsteriskDriver) -> AsyncIterator[Reader]:
+    r = Reader(driver)
+    await r.wait_for(lambda e: isinstance(e, DriverResynced))
+    yield r
+    r.stop()
+
+
+def is_(cls: type, extension: str, **fields) -> Callable[[PbxEvent], bool]:
+    return lambda e: isinstance(e, cls) and e.extension == extension and all(
+        getattr(e, k) == v for k, v in fields.items())
+
+
+async def sim_call_at(server: SimAmi, extension: str) -> str:
+    snapshot = await server.sim.snapshot()
+    return next(c.call_id for c in snapshot.calls if c.extension == extension)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+    await asyncio.wait_for(poll(), timeout)
+
+
+# ---- the session --------------------------------------------------------------------------------
+
+async def test_login_plain_and_md5_and_wrong_secret(server: SimAmi) -> None:
+    for use_md5 in (False, True):
+        drv = make_driver(server, use_md5=use_md5)
+        await drv.connect()
+        snapshot = await drv.snapshot()
+        assert {ext: snapshot.extensions.get(ext) for ext in EXTENSIONS} == dict.fromkeys(EXTENSIONS,
+                                                                                          ExtensionState.IDLE)
+        await drv.close()
+    assert [a.get("AuthType", "plain") for a in server.actions if a.get("Action") == "Login"] == ["plain", "MD5"]
+    with pytest.raises(AmiLoginFailed, match="Authentication failed"):
+        await make_driver(server, secret="wrong").connect()
+
+
+async def test_driver_connects_and_resyncs_from_the_simulator(server: SimAmi) -> None:
+    call_id = await server.sim.ring("1002", CUSTOMER, ddr=DDR)
+    await server.sim.answer("1002", call_id)
+    drv = make_driver(server)
+    await drv.connect()
+    try:
+        snapshot = await drv.snapshot()
+        assert snapshot.extensions["1002"] is ExtensionState.IN_CALL
+        (call,) = snapshot.calls
+        assert (call.extension, call.direction, call.state, call.number) == (
+            "1002", Direction.INBOUND, CallState.ACTIVE, CUSTOMER)
+        asked = [a.get("Action") for a in server.actions]
+        assert "CoreShowChannels" in asked and "DeviceStateList" in asked
+    finally:
+        await drv.close()
+
+
+# ---- calls ---------------------------------------------------------------------------------------
+
+async def test_inbound_answered_then_customer_hangs_up(server: SimAmi, driver: AsteriskDriver,
+                                                       reader: Reader) -> None:
+    call_id = await server.sim.ring("1001", CUSTOMER, ddr=DDR, caller_name="João Conceição")
+    ringing = await reader.wait_for(is_(CallRinging, "1001"))
+    assert (ringing.direction, ringing.number, ringing.ddr) == (Direction.INBOUND, CUSTOMER, DDR)
+    assert ringing.caller_name == "João Conceição"
+    assert server.ringing("1001")
+    trunk = next(c for c in server.channels() if c.name.startswith("PJSIP/trunk-"))
+    assert (trunk.context, trunk.exten, trunk.did) == ("from-trunk", DDR, DDR)
+    await reader.wait_for(is_(ExtensionStateChanged, "1001", state=ExtensionState.RINGING))
+
+    await server.sim.answer("1001", call_id)
+    answered = await reader.wait_for(is_(CallAnswered, "1001"))
+    assert answered.call_id == ringing.call_id and answered.ddr == DDR
+    await reader.wait_for(is_(ExtensionStateChanged, "1001", state=ExtensionState.IN_CALL))
+    snapshot = await driver.snapshot()
+    assert [(c.extension, c.state) for c in snapshot.calls] == [("1001", CallState.ACTIVE)]
+
+    recording = server.sim.call(call_id).recording_ref
+    await server.sim.remote_hangup(call_id)
+    ended = await reader.wait_for(is_(CallEnded, "1001"))
+    assert (ended.disposition, ended.number, ended.ddr, ended.recording_ref) == (
+        Disposition.ANSWERED, CUSTOMER, DDR, recording)
+    await reader.wait_for(is_(ExtensionStateChanged, "1001", state=ExtensionState.IDLE))
+    assert server.channels() == []
+    assert (await driver.snapshot()).calls == ()
+
+
+async def test_inbound_missed_caller_gives_up(server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    call_id = await server.sim.ring("1002", CUSTOMER, ddr=DDR)
+    await reader.wait_for(is_(CallRinging, "1002", ddr=DDR, number=CUSTOMER))
+    await server.sim.remote_hangup(call_id)
+    ended = await reader.wait_for(is_(CallEnded, "1002"))
+    assert (ended.disposition, ended.direction, ended.ddr) == (Disposition.ABANDONED, Direction.INBOUND, DDR)
+    assert not server.ringing("1002")
+    # as Asterisk reports a CANCELled inbound call (ami-inbound-missed.txt)
+    packets = server.sent_packets()
+    assert [p["DialStatus"] for p in packets if p.get("Event") == "DialEnd"] == ["CANCEL"]
+    assert {p["Cause"] for p in packets if p.get("Event") == "Hangup"} == {"127"}
+
+
+async def test_extension_refuses_a_ringing_call(server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    call_id = await server.sim.ring("1003", CUSTOMER, ddr=DDR)
+    await reader.wait_for(is_(CallRinging, "1003"))
+    await server.sim.hangup("1003", call_id)  # the seller presses "reject"
+    ended = await reader.wait_for(is_(CallEnded, "1003"))
+    assert ended.disposition is Disposition.BUSY
+
+
+async def test_click_to_call_through_driver_dial(server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    call_id = await driver.dial("1001", "5199998888")
+    originate = next(a for a in server.actions if a.get("Action") == "Originate")
+    assert (originate["Channel"], originate["Exten"], originate["ChannelId"]) == ("PJSIP/1001", "5199998888", call_id)
+    dialing = await reader.wait_for(is_(CallDialing, "1001"))
+    assert (dialing.call_id, dialing.direction, dialing.number) == (call_id, Direction.OUTBOUND, "5199998888")
+    phone = server.channel_of("1001")
+    assert phone is not None and phone.uniqueid == phone.linkedid == call_id
+    responses = [p for p in server.sent_packets() if p.get("Event") == "OriginateResponse"]
+    assert [(p["Response"], p["Reason"], p["ActionID"]) for p in responses] == [
+        ("Success", "4", originate["ActionID"])]
+
+    sim_id = await sim_call_at(server, "1001")
+    await server.sim.remote_answer(sim_id)
+    await reader.wait_for(is_(CallAnswered, "1001", call_id=call_id))
+    await driver.hangup("1001", call_id)
+    ended = await reader.wait_for(is_(CallEnded, "1001"))
+    assert ended.disposition is Disposition.ANSWERED
+    assert server.sim.call(sim_id) is None
+    assert [p["Channel"] for p in server.sent_packets() if p.get("Event") == "HangupRequest"] == [phone.name]
+
+
+async def test_click_to_call_to_a_busy_phone_fails_cleanly(server: SimAmi, driver: AsteriskDriver,
+                                                           reader: Reader) -> None:
+    sim_id = await server.sim.ring("1002", CUSTOMER, ddr=DDR)
+    await server.sim.answer("1002", sim_id)
+    call_id = await driver.dial("1002", "5199998888")  # Async: queued, then OriginateResponse Failure
+    await until(lambda: any(p.get("Event") == "OriginateResponse" for p in server.sent_packets()))
+    failure = next(p for p in server.sent_packets() if p.get("Event") == "OriginateResponse")
+    assert (failure["Response"], failure["Reason"], failure["Uniqueid"]) == ("Failure", "5", call_id)
+    assert server.sim.call(sim_id) is not None  # the call under way is untouched
+
+
+async def test_internal_call_between_two_extensions(server: SimAmi, driver: AsteriskDriver,
+                                                    reader: Reader) -> None:
+    call_id = await driver.dial("1001", "1002")
+    ringing = await reader.wait_for(is_(CallRinging, "1002"))
+    assert (ringing.call_id, ringing.direction, ringing.number) == (call_id, Direction.INTERNAL, "1001")
+    await reader.wait_for(is_(CallDialing, "1001", direction=Direction.INTERNAL, number="1002"))
+    await server.sim.answer("1002", await sim_call_at(server, "1002"))
+    await reader.wait_for(is_(CallAnswered, "1002"))
+    await reader.wait_for(is_(CallAnswered, "1001"))
+    await driver.hangup("1002", call_id)
+    assert (await reader.wait_for(is_(CallEnded, "1001"))).disposition is Disposition.ANSWERED
+    assert (await reader.wait_for(is_(CallEnded, "1002"))).disposition is Disposition.ANSWERED
+
+
+async def test_blind_transfer_of_an_inbound_call(server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    sim_id = await server.sim.ring("1001", CUSTOMER, ddr=DDR)
+    ringing = await reader.wait_for(is_(CallRinging, "1001"))
+    await server.sim.answer("1001", sim_id)
+    await reader.wait_for(is_(CallAnswered, "1001"))
+
+    await driver.blind_transfer("1001", ringing.call_id, "1003")
+    transferred = await reader.wait_for(is_(CallTransferred, "1001"))
+    assert (transferred.target, transferred.attended) == ("1003", False)
+    target = await reader.wait_for(is_(CallRinging, "1003"))
+    assert (target.call_id, target.direction, target.number, target.ddr) == (
+        ringing.call_id, Direction.INBOUND, CUSTOMER, DDR)
+    await server.sim.answer("1003", sim_id)
+    await reader.wait_for(is_(CallAnswered, "1003"))
+    await server.sim.remote_hangup(sim_id)
+    assert (await reader.wait_for(is_(CallEnded, "1003"))).disposition is Disposition.ANSWERED
+    assert not [e for e in reader.calls("1001") if isinstance(e, CallEnded)]  # 1001 left by the transfer
+    blind = [p for p in server.sent_packets() if p.get("Event") == "BlindTransfer"]
+    assert [(p["TransfererChannel"].startswith("PJSIP/1001-"), p["Extension"]) for p in blind] == [(True, "1003")]
+
+
+async def test_blind_transfer_falls_back_to_redirect(server: SimAmi, driver: AsteriskDriver,
+                                                     reader: Reader) -> None:
+    server.refuse["BlindTransfer"] = "Invalid/unknown command: BlindTransfer. Use Action: ListCommands to show " \
+                                     "available commands."  # an Asterisk 11
+    sim_id = await server.sim.ring("1001", CUSTOMER, ddr=DDR)
+    ringing = await reader.wait_for(is_(CallRinging, "1001"))
+    await server.sim.answer("1001", sim_id)
+    await reader.wait_for(is_(CallAnswered, "1001"))
+    await driver.blind_transfer("1001", ringing.call_id, "1002")
+    await reader.wait_for(is_(CallRinging, "1002", call_id=ringing.call_id, number=CUSTOMER))
+    await reader.wait_for(is_(CallTransferred, "1001", target="1002"))
+    assert [a["Action"] for a in server.actions if a["Action"] in ("BlindTransfer", "Redirect", "Hangup")] == [
+        "BlindTransfer", "Redirect", "Hangup"]
+    assert server.channel_of("1001") is None
+
+
+async def test_commands_refused_with_asterisks_words(server: SimAmi, driver: AsteriskDriver,
+                                                     reader: Reader) -> None:
+    with pytest.raises(PbxError, match="not under way"):
+        await driver.hangup("1001", "1795646870.0")
+    reply = await driver._client.send_action("Hangup", Channel="PJSIP/1001-00000099")
+    assert (reply["Response"], reply["Message"]) == ("Error", "No such channel")
+    reply = await driver._client.send_action("FooBar")
+    assert reply["Message"].startswith("Invalid/unknown command: FooBar.")
+
+
+# ---- the same AMI bytes through a fresh mapper ----------------------------------------------------
+
+# Asterisk has no DIALING device state (a phone calling out is INUSE), and the holder of a call stays
+# INUSE: what the simulator's own states look like through Asterisk's vocabulary
+_AS_ASTERISK = {ExtensionState.DIALING: ExtensionState.IN_CALL}
+
+
+def _comparable(events: list[PbxEvent], extension: str, call_ids: dict[str, str] | None = None) -> list[tuple]:
+    rows: list[tuple] = []
+    last_state = None
+    ids: dict[str, int] = {}
+    for e in events:
+        if e.extension != extension:
+            continue
+        if isinstance(e, ExtensionStateChanged):
+            state = _AS_ASTERISK.get(e.state, e.state)
+            if state is not last_state:
+                rows.append(("state", state))
+            last_state = state
+        elif isinstance(e, CallEvent):
+            call = ids.setdefault(e.call_id or "", len(ids))  # ids differ (sim-… vs Linkedid): compare shapes
+            rows.append((type(e).__name__, call, e.direction, e.number, e.ddr, getattr(e, "disposition", None),
+                         getattr(e, "recording_ref", None), getattr(e, "target", None)))
+    return rows
+
+
+def _mapped(server: SimAmi) -> list[PbxEvent]:
+    mapper = AmiMapper()
+    return [e for p in server.sent_packets() for e in mapper.feed(p)]
+
+
+async def _story_inbound_answered(server: SimAmi, driver: AsteriskDriver) -> None:
+    call_id = await server.sim.ring("1001", CUSTOMER, ddr=DDR)
+    await server.sim.answer("1001", call_id)
+    await server.sim.remote_hangup(call_id)
+
+
+async def _story_inbound_missed(server: SimAmi, driver: AsteriskDriver) -> None:
+    call_id = await server.sim.ring("1001", CUSTOMER, ddr=DDR)
+    await server.sim.remote_hangup(call_id)
+
+
+async def _story_click_to_call(server: SimAmi, driver: AsteriskDriver) -> None:
+    call_id = await driver.dial("1001", "5199998888")
+    await until(lambda: server.channel_of("1001") is not None)
+    sim_id = await sim_call_at(server, "1001")
+    await server.sim.remote_answer(sim_id)
+    await driver.hangup("1001", await _when_known(driver, "1001", call_id))
+
+
+async def _story_blind_transfer(server: SimAmi, driver: AsteriskDriver) -> None:
+    sim_id = await server.sim.ring("1001", CUSTOMER, ddr=DDR)
+    await server.sim.answer("1001", sim_id)
+    linkedid = server.channel_of("1001").linkedid
+    await driver.blind_transfer("1001", await _when_known(driver, "1001", linkedid), "1002")
+    await server.sim.answer("1002", sim_id)
+    await server.sim.remote_hangup(sim_id)
+
+
+async def _story_internal_call(server: SimAmi, driver: AsteriskDriver) -> None:
+    call_id = await driver.dial("1002", "1003")
+    await until(lambda: server.ringing("1003"))
+    await server.sim.answer("1003", await sim_call_at(server, "1003"))
+    await driver.hangup("1002", await _when_known(driver, "1002", call_id))
+
+
+async def _when_known(driver: AsteriskDriver, extension: str, call_id: str) -> str:
+    async def known() -> bool:
+        return any(c.call_id == call_id and c.extension == extension for c in (await driver.snapshot()).calls)
+    for _ in range(600):
+        if await known():
+            return call_id
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the driver never saw call {call_id} at {extension}")
+
+
+@pytest.mark.parametrize("story", [_story_inbound_answered, _story_inbound_missed, _story_click_to_call,
+                                   _story_blind_transfer, _story_internal_call],
+                         ids=lambda s: s.__name__.removeprefix("_story_"))
+async def test_ami_bytes_map_back_to_what_the_simulator_said(server: SimAmi, driver: AsteriskDriver,
+                                                             story) -> None:
+    await story(server, driver)
+    await until(lambda: not server.channels())
+    mapped = _mapped(server)
+    for ext in EXTENSIONS:
+        assert _comparable(mapped, ext) == _comparable(server.sim_events, ext), ext
+    assert any(isinstance(e, CallEvent) for e in mapped)

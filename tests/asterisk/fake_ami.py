@@ -78,6 +78,9 @@ class FakeAmi:
         # bytes (events) to send right after the Success response of an action, built from the action
         self.followups: dict[str, Callable[[Packet], bytes]] = {}
         self.replay_seed: int | None = None  # split the replay at random byte boundaries
+        # replay the recording only after answering this action (e.g. "CoreShowChannels": after a
+        # driver's resync) and keep the connection open, instead of right after the login
+        self.replay_after: str | None = None
         self.actions: list[Packet] = []  # every action received, in order (Login included)
         self.logins: list[dict[str, object]] = []
         self.generation = 0  # restart() count; FullyBooted's Uptime restarts at 0
@@ -182,6 +185,9 @@ class FakeAmi:
             writer.write(f"Response: Error\r\nActionID: {aid}\r\nMessage: {self.errors[name]}\r\n\r\n".encode())
         elif name in self.list_replies:
             writer.write(b"".join(with_action_id(p, aid) for p in self.list_replies[name]))
+            if name == self.replay_after and self.replay is not None:
+                await writer.drain()
+                self._spawn(self._replay(writer, self.replay, self.replay_seed, close=False))
         elif name in self.responses:
             writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: {self.responses[name]}\r\n\r\n".encode())
             if name in self.followups:
@@ -207,7 +213,7 @@ class FakeAmi:
             self._spawn(self._close_later(writer, 0.05))
             return
         writer.write(with_action_id(_LOGIN_OK, aid))
-        if self.replay is not None:
+        if self.replay is not None and self.replay_after is None:
             self._spawn(self._replay(writer, self.replay, self.replay_seed))
             return
         booted = _FULLY_BOOTED
@@ -215,12 +221,16 @@ class FakeAmi:
             booted = booted.replace(b"Uptime: 15", b"Uptime: 0").replace(b"LastReload: 15", b"LastReload: 0")
         writer.write(booted)
 
-    async def _replay(self, writer: asyncio.StreamWriter, recording: bytes, seed: int | None) -> None:
+    async def _replay(self, writer: asyncio.StreamWriter, recording: bytes, seed: int | None, *,
+                      close: bool = True) -> None:
         # everything after the recorded Login response, as the PBX sent it (FullyBooted … Goodbye)
-        body = b"".join(split_packets(recording)[1:])
-        await _write_pieces(writer, body, seed=seed)
+        packets = split_packets(recording)[1:]
+        if not close:  # the session goes on: leave out the Goodbye to the recorded Logoff
+            packets = [p for p in packets if not p.startswith(b"Response: Goodbye")]
+        await _write_pieces(writer, b"".join(packets), seed=seed)
         self.replay_done.set()
-        writer.close()  # Asterisk closes after Goodbye
+        if close:
+            writer.close()  # Asterisk closes after Goodbye
 
     async def _close_later(self, writer: asyncio.StreamWriter, delay: float) -> None:
         await asyncio.sleep(delay)

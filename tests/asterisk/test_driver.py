@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -342,3 +344,59 @@ async def test_outage_refuses_commands_and_backs_off(fake: FakeAmi, driver: Aste
     assert [type(e) for e in got] == [DriverConnected, DriverResynced]
     await driver.hangup("1002", LIVE_CALL)
     assert len(actions(fake, "Hangup")) == 1
+
+
+# ---- the command line: `tui-caa pbx check` / `pbx events --json` against the fake manager -------------
+
+@pytest.fixture
+def threaded_fake() -> Iterator[FakeAmi]:
+    """The fake manager on its own event loop and thread: `tui-caa` runs its own asyncio.run."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(FakeAmi(secret=SECRET).start(), loop).result(5)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+def cli_pbx(fake: FakeAmi, *args: str) -> list[str]:
+    return [*args, "--pbx", "asterisk", "--host", "127.0.0.1", "--port", str(fake.port), "--user", "ctiuser",
+            "--secret", SECRET]
+
+
+def test_cli_pbx_check(threaded_fake: FakeAmi, demo_database, capsys: pytest.CaptureFixture[str]) -> None:
+    from tui_caa.cli import main
+
+    assert main(cli_pbx(threaded_fake, "pbx", "check")) == 0
+    out = capsys.readouterr().out
+    assert "OK: connected to Asterisk (127.0.0.1:" in out and "3 extensions, 2 calls under way" in out
+    assert "capabilities: barge, blind_transfer, dial, dtmf, hangup, listen, park, pickup, play_recording, whisper" in out
+    assert SECRET not in out
+
+
+def test_cli_pbx_events_json_for_a_replayed_call(threaded_fake: FakeAmi, demo_database,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tui_caa.cli import main
+
+    threaded_fake.replay = fixture("ami-inbound-answered.txt")
+    threaded_fake.replay_after = "CoreShowChannels"  # the recorded call, once the driver has resynced
+    threaded_fake.replay_seed = 5
+    assert main(cli_pbx(threaded_fake, "pbx", "events", "--json", "--count", "8")) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    keys = ["type", "extension", "call_id", "direction", "number", "ddr", "state", "disposition", "at"]
+    assert all(list(row)[:len(keys)] == keys for row in rows)
+    assert [r["type"] for r in rows[:2]] == ["driver_connected", "driver_resynced"]
+    calls = [{k: r[k] for k in ("type", "extension", "call_id", "direction", "number", "ddr", "state", "disposition")}
+             for r in rows if r["type"].startswith("call_")]
+    common = {"extension": "1001", "call_id": "1795646870.0", "direction": "in", "number": "5133334444",
+              "ddr": "5121010001"}
+    assert calls == [
+        {"type": "call_ringing", **common, "state": "ringing", "disposition": None},
+        {"type": "call_answered", **common, "state": "active", "disposition": None},
+        {"type": "call_ended", **common, "state": "ended", "disposition": "answered"},
+    ]
+    assert rows[-1]["recording_ref"].endswith("-1795646870.0.wav")
+    states = [r["state"] for r in rows if r["type"] == "extension_state" and r["extension"] == "1001"]
+    assert states == ["ringing", "in_call", "idle"]

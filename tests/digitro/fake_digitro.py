@@ -95,6 +95,7 @@ class FakeDigitro:
         # ---- what tests steer ----
         self.fail_next: dict[str, tuple[int, bytes]] = {}  # operation ("channel" too) → (status, raw body)
         self.delay: dict[str, float] = {}  # operation → seconds before answering
+        self.refuse_channels = 0  # the next this many channel opens get HTTP 503
         self.port = self.ecr_port = 0
         self.base_path = base_path  # what this site's PBX puts before every path
         self._ops = {slug: op for op, slug in {**p.OPERATIONS, **(operations or {})}.items()}
@@ -291,6 +292,10 @@ class FakeDigitro:
         self.channel_opens += 1
         if delay := self.delay.get("channel"):
             await asyncio.sleep(delay)
+        if self.refuse_channels > 0:
+            self.refuse_channels -= 1
+            await self._respond(writer, 503, _error("INDISPONIVEL", "serviço indisponível"))
+            return
         if "channel" in self.fail_next:
             status, raw = self.fail_next.pop("channel")
             await self._respond(writer, status, raw)

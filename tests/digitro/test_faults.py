@@ -204,6 +204,42 @@ async def test_reopening_retries_with_backoff_until_the_pbx_answers(fake: FakeDi
     assert fake.channel_opens == 3  # the refused one, then the good one
 
 
+async def test_reconnection_waits_grow_exponentially_to_the_maximum(fake: FakeDigitro) -> None:
+    drv = make_driver(fake, reconnect_delay=0.01, reconnect_max_delay=0.05)
+    waits: list[float] = []
+
+    async def watched_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    drv._sleep = watched_sleep
+    await drv.connect()
+    events = Events(drv)
+    await events.next(DriverResynced)
+    fake.refuse_channels = 5
+    fake.drop_channels()
+    await back_up(events)
+    assert waits == [0.01, 0.02, 0.04, 0.05, 0.05, 0.05]  # five refused, the sixth open works
+    assert fake.channel_opens == 7 and drv.connected
+    await events.close()
+    await drv.close()
+
+
+async def test_a_bug_while_reading_does_not_kill_the_pump(fake: FakeDigitro, driver: DigitroDriver,
+                                                          events: Events, monkeypatch: pytest.MonkeyPatch) -> None:
+    await reconnected(fake, driver, events)
+
+    def broken(name: str, data: object) -> list:
+        raise RuntimeError("a bug in the mapping")
+
+    monkeypatch.setattr(driver._mapper, "feed", broken)
+    await fake.sim.ring("1001", CUSTOMER, ddr=DDR)
+    down = await back_up(events)  # the channel is reopened with a fresh mapper, which works
+    assert "a bug in the mapping" in down.reason
+    [call] = (await driver.snapshot()).calls
+    assert call.extension == "1001" and call.state is CallState.RINGING
+
+
 # ---- malformed events ----------------------------------------------------------------------------
 
 async def test_malformed_events_are_counted_and_skipped(fake: FakeDigitro, driver: DigitroDriver,

@@ -4,10 +4,7 @@ resynced, and every call recorded once, whatever the PBX link does."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.digitro.conftest import until
 from tests.digitro.fake_digitro import FakeDigitro
@@ -20,13 +17,6 @@ from tui_caa.gateway.service import Gateway
 from tui_caa.phones import DialRules
 
 CUSTOMER, DDR = "51999887766", "5121010005"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDigitro]:
-    server = await FakeDigitro().start()
-    yield server
-    await server.stop()
 
 
 def gateway_on(fake: FakeDigitro, store: CrmStore, tmp_path: Path) -> Gateway:

@@ -108,6 +108,7 @@ class DigitroDriver(PbxDriver):
         self._link_up = False
         self._closed = False
         self._outage = ""
+        self._sleep = asyncio.sleep  # the reconnection's waits (tests watch them)
         # counters, for `pbx check`, logs and tests
         self.malformed_events = 0
         self.unknown_events = 0
@@ -361,7 +362,7 @@ class DigitroDriver(PbxDriver):
     async def _reconnect(self) -> None:
         delay = self.options.reconnect_delay
         while not self._closed:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
             delay = min(delay * 2, self.options.reconnect_max_delay)
             try:
                 await self._open()

@@ -34,7 +34,8 @@ def mysql() -> str:
 
 
 @pytest.fixture
-async def fake(mysql: str) -> AsyncIterator[FakePlanetfone]:
+async def fake() -> AsyncIterator[FakePlanetfone]:
+    """With TUI_CAA_TEST_MYSQL, the fake writes CDR rows there; tests that need them ask for `mysql`."""
     server = await new_fake().start()
     yield server
     await server.close()

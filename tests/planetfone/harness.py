@@ -24,7 +24,7 @@ from tui_caa.pbx.registry import driver_class
 
 MYSQL_ENV = "TUI_CAA_TEST_MYSQL"
 TEST_OPTIONS: dict[str, Any] = {
-    "poll_interval": 0.05, "request_timeout": 0.5, "connect_timeout": 0.5, "reconnect_delay": 0.05,
+    "poll_interval": 0.05, "request_timeout": 1.0, "connect_timeout": 1.0, "reconnect_delay": 0.05,
     "reconnect_max_delay": 0.2, "cdr_sweep_interval": 0.1, "mysql_timeout": 2.0,
 }
 

@@ -44,7 +44,7 @@ async def test_connect_announces_and_snapshots(driver: PlanetfoneDriver, events:
                                              Capability.PLAY_RECORDING})
 
 
-async def test_inbound_answered_with_ddr_and_recording(fake: FakePlanetfone, driver: PlanetfoneDriver,
+async def test_inbound_answered_with_ddr_and_recording(mysql: str, fake: FakePlanetfone, driver: PlanetfoneDriver,
                                                        events: Events) -> None:
     sim_id = await ring(fake)
     [ringing] = await events.of(CallRinging, extension="1001")
@@ -102,7 +102,7 @@ async def test_ddr_from_abre_atendimento_when_busca_dados_has_none(fake: FakePla
         await drv.close()
 
 
-async def test_ddr_from_the_cdr_when_soap_has_none(fake: FakePlanetfone, driver: PlanetfoneDriver,
+async def test_ddr_from_the_cdr_when_soap_has_none(mysql: str, fake: FakePlanetfone, driver: PlanetfoneDriver,
                                                    events: Events) -> None:
     """A ringing call without a DDR in the SOAP data gets the CDR's `did` when the call ends."""
     original = fake.op_BuscaDadosLigacao
@@ -138,7 +138,7 @@ async def test_click_to_call(fake: FakePlanetfone, driver: PlanetfoneDriver, eve
     assert fake.count("DesligaChamada") == 1
 
 
-async def test_outbound_busy_is_busy(fake: FakePlanetfone, driver: PlanetfoneDriver, events: Events) -> None:
+async def test_outbound_busy_is_busy(mysql: str, fake: FakePlanetfone, driver: PlanetfoneDriver, events: Events) -> None:
     call_id = await driver.dial("1002", "051999887766")
     await events.of(CallDialing, extension="1002")
     await fake.sim.remote_busy(fake._by_idlig[call_id])
@@ -243,7 +243,7 @@ async def test_unsupported_commands_are_refused_by_name(driver: PlanetfoneDriver
         await driver.hold("1001", "x")
 
 
-async def test_call_history_from_the_cdr(fake: FakePlanetfone, driver: PlanetfoneDriver, events: Events) -> None:
+async def test_call_history_from_the_cdr(mysql: str, fake: FakePlanetfone, driver: PlanetfoneDriver, events: Events) -> None:
     start = datetime.now(UTC) - timedelta(seconds=5)
     sim_id = await ring(fake, "1001")
     await events.of(CallRinging, extension="1001")

@@ -29,17 +29,17 @@ def closed_port() -> int:
 
 # ---------------------------------------------------------------- check
 
-async def test_check_is_clean_when_both_answer(driver: PlanetfoneDriver) -> None:
+async def test_check_is_clean_when_both_answer(mysql: str, driver: PlanetfoneDriver) -> None:
     assert await driver.check() == []
 
 
-async def test_check_names_the_soap_service_when_it_is_down(fake: FakePlanetfone, driver: PlanetfoneDriver) -> None:
+async def test_check_names_the_soap_service_when_it_is_down(mysql: str, fake: FakePlanetfone, driver: PlanetfoneDriver) -> None:
     await fake.stop()
     [problem] = await driver.check()
     assert problem.startswith(f"SOAP service at http://127.0.0.1:{fake.port}/wenvpabx2: SituacaoAgente: cannot reach")
 
 
-async def test_check_names_mysql_with_a_wrong_password(fake: FakePlanetfone) -> None:
+async def test_check_names_mysql_with_a_wrong_password(mysql: str, fake: FakePlanetfone) -> None:
     drv = make_driver(fake, entry_overrides={"mysql_password": SecretStr("wrong-password")})
     try:
         await drv.connect()  # the SOAP service answers: the driver works, without the CDR
@@ -54,7 +54,7 @@ async def test_check_names_mysql_with_a_wrong_password(fake: FakePlanetfone) -> 
         await drv.close()
 
 
-async def test_check_names_both_when_both_fail(fake: FakePlanetfone) -> None:
+async def test_check_names_both_when_both_fail(mysql: str, fake: FakePlanetfone) -> None:
     drv = make_driver(fake, entry_overrides={"mysql_port": closed_port()})
     await fake.stop()
     try:
@@ -66,7 +66,7 @@ async def test_check_names_both_when_both_fail(fake: FakePlanetfone) -> None:
         await drv.close()
 
 
-async def test_check_names_a_missing_cdr_table(fake: FakePlanetfone) -> None:
+async def test_check_names_a_missing_cdr_table(mysql: str, fake: FakePlanetfone) -> None:
     drv = make_driver(fake, cdr_table="no_such_cdr")
     try:
         [problem] = await drv.check()
@@ -157,7 +157,7 @@ async def test_bad_input_is_refused_before_the_pbx_hears_of_it(fake: FakePlanetf
 
 # ---------------------------------------------------------------- between two polls
 
-async def test_calls_between_two_polls_come_from_the_cdr_once(fake: FakePlanetfone) -> None:
+async def test_calls_between_two_polls_come_from_the_cdr_once(mysql: str, fake: FakePlanetfone) -> None:
     drv = make_driver(fake, poll_interval=60, cdr_sweep_interval=0.01)  # polls only when the test says
     await drv.connect()
     ev = Events(drv)
@@ -222,6 +222,6 @@ def test_settings_are_checked_with_the_field_named(fake: FakePlanetfone) -> None
         make_driver(fake, cdr_timezone="Mars/Olympus")
 
 
-def test_secrets_never_show(fake: FakePlanetfone) -> None:
+def test_secrets_never_show(mysql: str, fake: FakePlanetfone) -> None:
     drv = make_driver(fake, entry_overrides={"mysql_password": SecretStr("s3cr3t-pw")})
     assert "s3cr3t-pw" not in repr(drv.cdr) and "s3cr3t-pw" not in repr(vars(drv))

@@ -34,8 +34,10 @@ class DigitroOptions(BaseModel):
     channel_path: str = "/canal-de-eventos"  # GET: opens the SSE event channel (assumed)
     connect_timeout: Seconds = 5.0
     request_timeout: Seconds = 10.0  # each command, and the channel's first event
-    heartbeat_timeout: Seconds = 30.0  # silence on the channel longer than this: the channel is dead
-    channel_renew_interval: Seconds = 240.0  # renewal of the channel (Dígitro channels expire)
+    # Dígitro's Interact CTI closes a channel after 1 minute without activity and sends empty data
+    # packets as heartbeat; the PABX API's own intervals are not public, hence these margins
+    heartbeat_timeout: Seconds = 60.0  # silence on the channel longer than this: the channel is dead
+    channel_renew_interval: Seconds = 30.0  # renewal of the channel (one small request)
     reconnect_delay: Seconds = 1.0  # first wait before reopening a lost channel; doubles each failure
     reconnect_max_delay: Seconds = 30.0
     operations: dict[str, str] = Field(default_factory=dict)  # operation → path slug overrides

@@ -18,6 +18,7 @@ from tui_caa.domain.events import (
     CallEnded,
     CallEvent,
     CallHeld,
+    CallParked,
     CallResumed,
     CallRinging,
     CallTransferred,
@@ -305,3 +306,47 @@ def test_every_recording_leaves_no_state_behind(name: str) -> None:
     events = run(name, mapper)
     assert mapper.channels == {} and mapper.calls == {} and mapper.bridges == {}
     records(events)  # PbxState accepts them and ends every call it opened
+
+
+# ---- park and retrieve (no recording: events shaped as Asterisk 20 documents them) ----
+
+def test_parked_inbound_call_picked_up_by_another_extension() -> None:
+    """(a) up to the answer, then 1001 parks the caller (Park action) and 1003 retrieves slot 701."""
+    mapper = AmiMapper(MapperConfig())
+    recorded = packets("ami-inbound-answered.txt")
+    cut = next(i for i, p in enumerate(recorded) if p.get("Event") == "HangupRequest")
+    events = mapper.feed_all(recorded[:cut], now=T0)
+    caller = {"Channel": "PJSIP/pstn-00000000", "Uniqueid": "1795646870.0", "Linkedid": "1795646870.0"}
+    agent = {"Channel": "PJSIP/1001-00000001", "Uniqueid": "1795646870.1", "Linkedid": "1795646870.0"}
+    picker = {"Channel": "PJSIP/1003-00000040", "Uniqueid": "1795646880.64", "Linkedid": "1795646880.64"}
+    later = T0 + timedelta(seconds=30)
+    events += mapper.feed_all([Packet(p) for p in (
+        {"Event": "BridgeLeave", **caller, "BridgeUniqueid": "d62b74cf-624d-43c3-8389-f6789933da96"},
+        {"Event": "BridgeEnter", **caller, "BridgeUniqueid": "parking-lot-default"},
+        {"Event": "ParkedCall", "ParkeeChannel": caller["Channel"], "ParkeeUniqueid": caller["Uniqueid"],
+         "ParkeeLinkedid": caller["Linkedid"], "ParkerDialString": "PJSIP/1001", "Parkinglot": "default",
+         "ParkingSpace": "701", "ParkingTimeout": "45", "ParkingDuration": "0"},
+        {"Event": "Hangup", **agent, "Cause": "16"},  # Asterisk hangs up the parker
+    )], now=T0 + timedelta(seconds=10))
+    assert mapper.parked == {"701": "1795646870.0"}
+    events += mapper.feed_all([Packet(p) for p in (
+        {"Event": "Newchannel", **picker, "Context": "internal", "Exten": "701", "CallerIDNum": "1003"},
+        {"Event": "BridgeLeave", **caller, "BridgeUniqueid": "parking-lot-default"},
+        {"Event": "UnParkedCall", "ParkeeUniqueid": caller["Uniqueid"], "ParkingSpace": "701"},
+        {"Event": "BridgeEnter", **picker, "BridgeUniqueid": "retrieval-bridge"},
+        {"Event": "BridgeEnter", **caller, "BridgeUniqueid": "retrieval-bridge"},
+    )], now=later)
+    events += mapper.feed_all([Packet({"Event": "Hangup", **picker, "Cause": "16"})], now=later + timedelta(seconds=5))
+    calls = call_events(events)
+    assert summary(calls) == [("CallRinging", "1001"), ("CallAnswered", "1001"), ("CallParked", "1001"),
+                              ("CallAnswered", "1003"), ("CallEnded", "1003")]
+    parked = calls[2]
+    assert isinstance(parked, CallParked) and parked.slot == "701" and parked.call_id == "1795646870.0"
+    picked = calls[3]
+    assert (picked.direction, picked.number, picked.ddr) == (Direction.INBOUND, "5133334444", "5121010001")
+    assert mapper.parked == {}
+    state = PbxState()
+    recs = {r.extension: r for e in calls if (r := state.apply(e)) is not None}
+    assert recs["1001"].disposition is Disposition.TRANSFERRED
+    assert recs["1003"].disposition is Disposition.ANSWERED and recs["1003"].talk_seconds == 5
+    assert recs["1003"].remote_raw == "5133334444" and not recs["1003"].missed

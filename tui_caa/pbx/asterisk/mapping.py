@@ -481,6 +481,8 @@ class AmiMapper:
             dest.originated = True  # Originate: the phone rings to place a call of its own
             return
         dest.dialer = caller.uniqueid
+        if dest.ext is None:
+            dest.number = _dialed_number(p)  # who the trunk leg calls: if an extension later joins it
         dialed_to_ext = dest.ext is not None or (
             dest.name.startswith("Local/") and self._extension_of_number(p.get("DestExten", "")))
         # the caller's leg: an extension dialling out
@@ -533,7 +535,31 @@ class AmiMapper:
             for uid in members:
                 other = self.channels.get(uid)
                 if other is not None:
+                    if other.ext is not None and not other.announced and not other.done:
+                        self._adopt(other, members)
                     self._answer(other, out)
+
+    def _adopt(self, chan: Channel, members: set[str]) -> None:
+        """An extension's channel that talks without having rung or dialled: it picked up a parked
+        call (ParkedCall, or our resume of a hold by park) or a ringing one (Pickup). Its leg
+        starts here, as an answered call with the party it joined."""
+        other = next((self.channels[uid] for uid in members if uid != chan.uniqueid and uid in self.channels), None)
+        if other is None:
+            return
+        joined = self.calls.get(other.linkedid)
+        own = self.calls.get(chan.linkedid)
+        if other.ext is not None:
+            direction, number = Direction.INTERNAL, other.ext
+        elif joined is not None and joined.inbound:
+            direction, number = Direction.INBOUND, joined.number
+            if own is not None and own is not joined and own.ddr is None:
+                own.ddr = joined.ddr  # the DDR the customer dialled follows the customer
+        else:
+            direction, number = Direction.OUTBOUND, other.number or _num(other.caller_num)
+        chan.announced = True
+        chan.direction = direction
+        chan.number = number
+        chan.started_at = self._at()
 
     def _consult_check(self, chan: Channel, members: set[str], out: list[PbxEvent]) -> None:
         """Atxfer moves the transferer out of the call's bridge into a new one with the target's

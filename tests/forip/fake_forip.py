@@ -58,6 +58,7 @@ class _Leg:
     ddr: str | None
     started: datetime
     caller_side: bool  # this extension placed the call
+    linked_id: str  # Asterisk's Linkedid of the call (the simulator's call id without a fake Asterisk)
     answered: datetime | None = None
 
 
@@ -89,6 +90,8 @@ class FakeForip:
         self.ticket_errors: list[str] = []
         self.listeners: list[Callable[[PbxEvent], None]] = []  # also told every simulator event
         self._owns_sim = True  # reads the simulator's events itself (see `on_sim_ami` for the other case)
+        # the Linkedid a ticket gets, from the simulator's call id and the extension
+        self.linked_id_of: Callable[[str, str], str] = lambda call_id, extension: call_id
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -106,6 +109,12 @@ class FakeForip:
         simulator's events; this one watches them through the simulator's hook."""
         fake = cls(sim_ami.sim, **options)
         fake._owns_sim = False
+
+        def linked_id(call_id: str, extension: str) -> str:  # the extension's channel, just created
+            chan = sim_ami.channel_of(extension)
+            return chan.linkedid if chan is not None else call_id
+
+        fake.linked_id_of = linked_id
         previous = sim_ami.sim.hook
 
         def hook(event: PbxEvent) -> None:
@@ -288,7 +297,8 @@ class FakeForip:
         if isinstance(event, (CallRinging, CallDialing)):
             if key not in self._legs:
                 self._legs[key] = _Leg(event.extension, event.direction or Direction.INTERNAL, event.number or "",
-                                       event.ddr, event.at, caller_side=isinstance(event, CallDialing))
+                                       event.ddr, event.at, caller_side=isinstance(event, CallDialing),
+                                       linked_id=self.linked_id_of(event.call_id, event.extension))
         elif isinstance(event, CallAnswered):
             if key in self._legs and self._legs[key].answered is None:
                 self._legs[key].answered = event.at
@@ -316,7 +326,7 @@ class FakeForip:
         rows: list[tuple[str, tuple[Any, ...]]] = [(
             "INSERT INTO f_bilhetes_chamadas (origem, destino, linked_id, horario, status, tempo, id_empresa, "
             "id_destino, gravacao, atendido, arquivo_gravacao) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-            (origem, destino, call_id, local.replace(tzinfo=None), status, talk, id_destino, answered,
+            (origem, destino, leg.linked_id, local.replace(tzinfo=None), status, talk, id_destino, answered,
              "S" if answered else "N", arquivo if answered else None))]
         if leg.direction is Direction.INBOUND and leg.ddr:
             rows.append(("INSERT INTO f_direcionamento (origem, ddr, ramal_virtual) VALUES (?, ?, ?)",

@@ -715,11 +715,11 @@ class SimAmi:
             self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *self._bridge_rows(bridge, 0)])
 
     @staticmethod
-    def _bridge_rows(bridge: str, members: int, kind: str = "basic") -> list[tuple[str, str]]:
+    def _bridge_rows(bridge: str, members: int, kind: str = "basic", prefix: str = "Bridge") -> list[tuple[str, str]]:
         tech = "simple_bridge" if kind == "basic" else "holding_bridge"
-        return [("BridgeUniqueid", bridge), ("BridgeType", kind), ("BridgeTechnology", tech),
-                ("BridgeCreator", "<unknown>"), ("BridgeName", "<unknown>"), ("BridgeNumChannels", str(members)),
-                ("BridgeVideoSourceMode", "none")]
+        rows = [("Uniqueid", bridge), ("Type", kind), ("Technology", tech), ("Creator", "<unknown>"),
+                ("Name", "<unknown>"), ("NumChannels", str(members)), ("VideoSourceMode", "none")]
+        return [(prefix + k, v) for k, v in rows]
 
     def _hangup_request(self, chan: Chan) -> None:
         self._emit([("Event", "HangupRequest"), ("Privilege", "call,all"), *chan.snapshot(), ("Cause", "16")])
@@ -892,6 +892,10 @@ class SimAmi:
         chan = call.legs.get(e.extension or "") if call else None
         if call is None or chan is None:
             return
+        self._hold_events(call, chan)
+
+    def _hold_events(self, call: AmiCall, chan: Chan) -> None:
+        """`chan` holds: Hold on it, music for the party bridged to it, whose device goes ONHOLD."""
         self._emit([("Event", "Hold"), ("Privilege", "call,all"), *chan.snapshot(), ("MusicClass", "default")])
         for other in call.live():
             if other is not chan and other.bridge is not None and other.bridge == chan.bridge:
@@ -1027,12 +1031,7 @@ class SimAmi:
         for digit in f"*2{e.target}":
             self._emit([("Event", "DTMFEnd"), ("Privilege", "dtmf,all"), *chan.snapshot(), ("Digit", digit),
                         ("DurationMs", "100"), ("Direction", "Received")])
-        self._emit([("Event", "Hold"), ("Privilege", "call,all"), *chan.snapshot(), ("MusicClass", "default")])
-        for other in call.live():
-            if other is not chan and other.bridge is not None and other.bridge == chan.bridge:
-                self._emit([("Event", "MusicOnHoldStart"), ("Privilege", "call,all"), *other.snapshot(),
-                            ("Class", "default")])
-        self._unbridge(chan, call)
+        self._hold_events(call, chan)
         self._atx = _Atx(call=call, transferer=chan, target_ext=e.target)
 
     def _consult_ring(self, atx: _Atx, ext: str) -> None:
@@ -1050,20 +1049,27 @@ class SimAmi:
             halves.append(lchan)
             self._emit([("Event", "Newchannel"), ("Privilege", "call,all"), *lchan.snapshot()])
         atx.one, atx.two = halves
+        atx.bridge = str(uuid.uuid4())
+        self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge, 0)])
         self._emit([("Event", "LocalBridge"), ("Privilege", "call,all"), *atx.one.snapshot("LocalOne"),
                     *atx.two.snapshot("LocalTwo"), ("Context", PHONE_CONTEXT), ("Exten", ext),
                     ("LocalOptimization", "No")])
-        atx.bridge = str(uuid.uuid4())
-        self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge, 0)])
-        for n, member in enumerate((transferer, atx.one), 1):
-            member.bridge = atx.bridge
-            self._emit([("Event", "BridgeEnter"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge, n),
-                        *member.snapshot()])
+        # as recorded: ;1 enters the consultation bridge, then the transferer moves over to it
+        atx.one.bridge = atx.bridge
+        self._emit([("Event", "BridgeEnter"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge, 1),
+                    *atx.one.snapshot()])
+        self._unbridge(transferer, call)
+        transferer.bridge = atx.bridge
+        self._emit([("Event", "BridgeEnter"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge, 2),
+                    *transferer.snapshot()])
         target = self._new_channel(call, ext=ext, caller_num=ext, caller_name=f"Ramal {ext}",
                                    context=PHONE_CONTEXT, exten="s", state=0)
         atx.target = target
         self._dial_begin(atx.two, target, ext)
         self._newstate(target, 5)
+        atx.one.caller_num, atx.one.caller_name = target.caller_num, target.caller_name
+        atx.one.connected_num, atx.one.connected_name = transferer.caller_num, transferer.caller_name
+        self._newstate(atx.one, 5)
 
     def _consult_answered(self, atx: _Atx) -> None:
         target, two, one = atx.target, atx.two, atx.one
@@ -1106,29 +1112,43 @@ class SimAmi:
         self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *self._bridge_rows(bridge or "", 0)])
 
     def _attended_done(self, call: AmiCall, chan: Chan, e: CallTransferred) -> None:
-        """The transferer hung up: the held party and the target are joined (BridgeMerge), and
-        AttendedTransfer says so."""
+        """The transferer hung up: Asterisk merges the consultation bridge into the call's bridge
+        (the ;1 half joins the held party; the target stays bridged with ;2), says
+        AttendedTransfer, and hangs the transferer up (`ami-attended-transfer.txt`)."""
         atx = self._atx
-        target = atx.target if atx is not None else None
-        one = atx.one if atx is not None else None
+        if atx is None or atx.one is None:
+            self._hangup(chan, Disposition.ANSWERED)
+            return
+        one, target = atx.one, atx.target
         held = next((c for c in call.live() if c.bridge is not None and c.bridge == call.bridge), None)
-        self._emit([("Event", "AttendedTransfer"), ("Privilege", "call,all"), ("Result", "Success"),
-                    *chan.snapshot("OrigTransferer"), *self._bridge_rows(call.bridge or "", 1),
-                    *(one.snapshot("SecondTransferer") if one else []),
-                    *(target.snapshot("TransferTarget") if target else []),
-                    *(held.snapshot("Transferee") if held else []),
-                    ("IsExternal", "No"), ("DestType", "Bridge"), ("DestBridgeUniqueid", call.bridge or "")])
+        self._hangup_request(chan)
+        if call.bridge is None:
+            call.bridge = str(uuid.uuid4())
+        self._emit([("Event", "BridgeMerge"), ("Privilege", "call,all"),
+                    *[("To" + k, v) for k, v in self._bridge_rows(call.bridge, 1)],
+                    *[("From" + k, v) for k, v in self._bridge_rows(atx.bridge or "", 2)]])
+        self._emit([("Event", "BridgeLeave"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge or "", 1),
+                    *one.snapshot()])
+        one.bridge = call.bridge
+        self._emit([("Event", "BridgeEnter"), ("Privilege", "call,all"), *self._bridge_rows(call.bridge, 2),
+                    *one.snapshot()])
+        chan.bridge = None
+        self._emit([("Event", "BridgeLeave"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge or "", 0),
+                    *chan.snapshot()])
         if held is not None:
             self._emit([("Event", "MusicOnHoldStop"), ("Privilege", "call,all"), *held.snapshot()])
+        self._emit([("Event", "AttendedTransfer"), ("Privilege", "call,all"), ("Result", "Success"),
+                    *chan.snapshot("OrigTransferer"), *self._bridge_rows(call.bridge, 2, prefix="OrigBridge"),
+                    *chan.snapshot("SecondTransferer"),
+                    *self._bridge_rows(atx.bridge or "", 0, prefix="SecondBridge"),
+                    *(held.snapshot("Transferee") if held else []), *one.snapshot("TransferTarget"),
+                    ("IsExternal", "No"), ("DestType", "Bridge"), ("DestBridgeUniqueid", call.bridge)])
+        if held is not None and held.ext is not None:
+            self._device_state(held.ext, "INUSE")
+        self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *self._bridge_rows(atx.bridge or "", 0)])
         self._hangup(chan, Disposition.ANSWERED)
-        if atx is not None:
-            for lchan in (atx.two, atx.one):
-                if lchan is not None and lchan.alive:
-                    self._hangup(lchan, Disposition.ANSWERED)
-        if target is not None and target.alive:
-            if target.bridge is not None:
-                self._unbridge_other(target, target.bridge)
-            self._bridge(call, [target])
+        if target is not None:
+            target.connected_num, target.connected_name = (held.caller_num, held.caller_name) if held else ("", "")
 
     # ---- device states ----
 

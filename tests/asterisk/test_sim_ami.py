@@ -18,16 +18,21 @@ from pydantic import SecretStr
 from tests.asterisk.sim_ami import EXTENSIONS, SimAmi
 from tui_caa.domain.events import (
     CallAnswered,
+    CallConsulting,
     CallDialing,
     CallEnded,
     CallEvent,
+    CallHeld,
+    CallParked,
+    CallResumed,
     CallRinging,
     CallTransferred,
+    DriverConnected,
     DriverResynced,
     ExtensionStateChanged,
     PbxEvent,
 )
-from tui_caa.domain.telephony import CallState, Direction, Disposition, ExtensionState
+from tui_caa.domain.telephony import CallState, Capability, Direction, Disposition, ExtensionState
 from tui_caa.pbx.asterisk import AmiLoginFailed
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.asterisk.mapping import AmiMapper
@@ -239,7 +244,7 @@ async def test_internal_call_between_two_extensions(server: SimAmi, driver: Aste
                                                     reader: Reader) -> None:
     call_id = await driver.dial("1001", "1002")
     ringing = await reader.wait_for(is_(CallRinging, "1002"))
-    assert (ringing.call_id, ringing.direction, ringing.number) == (call_id, Direction.INTERNAL, "1001")
+    assert ringing.call_id == call_id  # one Linkedid for the call, its consultation and the transfer
     await reader.wait_for(is_(CallDialing, "1001", direction=Direction.INTERNAL, number="1002"))
     await server.sim.answer("1002", await sim_call_at(server, "1002"))
     await reader.wait_for(is_(CallAnswered, "1002"))
@@ -383,3 +388,175 @@ async def test_ami_bytes_map_back_to_what_the_simulator_said(server: SimAmi, dri
     for ext in EXTENSIONS:
         assert _comparable(mapped, ext) == _comparable(server.sim_events, ext), ext
     assert any(isinstance(e, CallEvent) for e in mapped)
+
+
+# ---- the other commands -------------------------------------------------------------------------
+
+@pytest.fixture
+async def site_driver(server: SimAmi) -> AsyncIterator[AsteriskDriver]:
+    """A site with the atxfer feature code and phones that obey remote-control NOTIFY."""
+    drv = make_driver(server, atxfer_enabled=True, hold_method="notify", answer_method="notify")
+    await drv.connect()
+    yield drv
+    await drv.close()
+
+
+@pytest.fixture
+async def site(site_driver: AsteriskDriver) -> AsyncIterator[Reader]:
+    r = Reader(site_driver)
+    await r.wait_for(lambda e: isinstance(e, DriverResynced))
+    yield r
+    r.stop()
+
+
+async def answered_inbound(server: SimAmi, reader: Reader, extension: str = "1001") -> tuple[str, str]:
+    """(simulator call id, driver call id) of an inbound call answered at `extension`."""
+    sim_id = await server.sim.ring(extension, CUSTOMER, ddr=DDR)
+    ringing = await reader.wait_for(is_(CallRinging, extension))
+    await server.sim.answer(extension, sim_id)
+    await reader.wait_for(is_(CallAnswered, extension))
+    return sim_id, ringing.call_id
+
+
+async def test_answer_and_hold_by_notify(server: SimAmi, site_driver: AsteriskDriver, site: Reader) -> None:
+    sim_id = await server.sim.ring("1002", CUSTOMER, ddr=DDR)
+    ringing = await site.wait_for(is_(CallRinging, "1002"))
+    await site_driver.answer("1002", ringing.call_id)
+    await site.wait_for(is_(CallAnswered, "1002"))
+    assert server.sim.call(sim_id).legs == {"1002": CallState.ACTIVE}
+    await site_driver.hold("1002", ringing.call_id)
+    await site.wait_for(is_(CallHeld, "1002", call_id=ringing.call_id))
+    assert server.sim.call(sim_id).legs == {"1002": CallState.HELD}
+    await site_driver.resume("1002", ringing.call_id)
+    await site.wait_for(is_(CallResumed, "1002", call_id=ringing.call_id))
+    notifies = [a.all("Variable") for a in server.actions if a.get("Action") == "PJSIPNotify"]
+    assert notifies == [["Event=talk"], ["Event=hold"], ["Event=talk"]]
+
+
+async def test_hold_puts_the_held_extension_on_hold_like_asterisk(server: SimAmi, site_driver: AsteriskDriver,
+                                                                  site: Reader) -> None:
+    call_id = await site_driver.dial("1002", "1003")
+    await site.wait_for(is_(CallRinging, "1003"))
+    await server.sim.answer("1003", await sim_call_at(server, "1003"))
+    await site.wait_for(is_(CallAnswered, "1002", call_id=call_id))
+    await site_driver.hold("1003", call_id)  # 1003 holds 1002, as in ami-extension-state.txt
+    await site.wait_for(is_(CallHeld, "1003"))
+    await site.wait_for(is_(ExtensionStateChanged, "1002", state=ExtensionState.ON_HOLD))
+    hold = next(p for p in server.sent_packets() if p.get("Event") == "Hold")
+    assert hold["Channel"].startswith("PJSIP/1003-")
+
+
+async def test_attended_transfer_completed(server: SimAmi, site_driver: AsteriskDriver, site: Reader) -> None:
+    sim_id, call_id = await answered_inbound(server, site)
+    await site_driver.consult("1001", call_id, "1003")
+    consulting = await site.wait_for(is_(CallConsulting, "1001"))
+    assert consulting.target == "1003"
+    ringing = await site.wait_for(is_(CallRinging, "1003"))
+    assert ringing.call_id == call_id  # one Linkedid for the call, its consultation and the transfer
+    assert server.channel_of("1003") is not None and any(c.name.startswith("Local/1003@") for c in server.channels())
+    await server.sim.answer("1003", await sim_call_at(server, "1003"))
+    await site.wait_for(is_(CallAnswered, "1003"))
+    await site_driver.complete_transfer("1001", call_id)
+    transferred = await site.wait_for(is_(CallTransferred, "1001"))
+    assert (transferred.target, transferred.attended) == ("1003", True)
+    assert server.sim.call(sim_id).legs == {"1003": CallState.ACTIVE}
+    # as recorded: the ;1 half joined the customer's bridge, the target stays bridged with ;2
+    one = next(c for c in server.channels() if c.name.startswith("Local/1003@") and c.name.endswith(";1"))
+    trunk = next(c for c in server.channels() if c.name.startswith("PJSIP/trunk-"))
+    assert one.bridge == trunk.bridge is not None and server.channel_of("1001") is None
+    await server.sim.remote_hangup(sim_id)
+    ended = await site.wait_for(is_(CallEnded, "1003"))
+    assert (ended.call_id, ended.disposition) == (call_id, Disposition.ANSWERED)
+    await until(lambda: not server.channels())
+    attended = [p for p in server.sent_packets() if p.get("Event") == "AttendedTransfer"]
+    assert [(p["Result"], p["DestType"]) for p in attended] == [("Success", "Bridge")]
+
+
+async def test_attended_transfer_cancelled(server: SimAmi, site_driver: AsteriskDriver, site: Reader) -> None:
+    sim_id, call_id = await answered_inbound(server, site)
+    await site_driver.consult("1001", call_id, "1002")
+    await site.wait_for(is_(CallRinging, "1002"))
+    await server.sim.answer("1002", await sim_call_at(server, "1002"))
+    await site.wait_for(is_(CallAnswered, "1002"))
+    await site_driver.cancel_transfer("1001", call_id)
+    await site.wait_for(is_(CallEnded, "1002"))
+    await site.wait_for(is_(CallResumed, "1001"))
+    assert server.sim.call(sim_id).legs == {"1001": CallState.ACTIVE}
+    assert {c.ext for c in server.channels()} == {"1001", None}  # 1001 and the customer's trunk leg
+
+
+async def test_atxfer_refused_without_a_feature_code(server: SimAmi, site_driver: AsteriskDriver,
+                                                     site: Reader) -> None:
+    server.atxfer = False
+    _, call_id = await answered_inbound(server, site)
+    with pytest.raises(PbxError, match="No attended transfer feature code found"):
+        await site_driver.consult("1001", call_id, "1003")
+
+
+async def test_park_and_pick_up_from_the_slot(server: SimAmi, site_driver: AsteriskDriver, site: Reader) -> None:
+    sim_id, call_id = await answered_inbound(server, site)
+    slot = await site_driver.park("1001", call_id)
+    assert slot == server.sim.call(sim_id).parked_slot
+    parked = await site.wait_for(is_(CallParked, "1001"))
+    assert parked.slot == slot
+    await site_driver.pickup("1003", slot)
+    await until(lambda: server.sim.call(sim_id).legs == {"1003": CallState.ACTIVE})
+    phone = server.channel_of("1003")
+    assert phone is not None and phone.bridge is not None and phone.linkedid == call_id
+
+
+async def test_dtmf_reaches_the_call(server: SimAmi, site_driver: AsteriskDriver, site: Reader) -> None:
+    sim_id, call_id = await answered_inbound(server, site)
+    await site_driver.send_dtmf("1001", call_id, "12#")
+    assert server.sim.call(sim_id).dtmf == "12#"
+    played = [(p["Digit"], p["Channel"].startswith("PJSIP/trunk-")) for p in server.sent_packets()
+              if p.get("Event") == "DTMFEnd"]
+    assert played == [("1", True), ("2", True), ("#", True)]
+
+
+async def test_play_recording_rings_the_phone_and_plays(server: SimAmi, driver: AsteriskDriver,
+                                                        reader: Reader) -> None:
+    await driver.play_recording(server.recording_ref + ".wav", "1002")
+    originate = next(a for a in server.actions if a.get("Action") == "Originate")
+    assert (originate["Application"], originate["Data"]) == ("Playback", server.recording_ref)
+    await until(lambda: server.ringing("1002"))
+    sim_id = await sim_call_at(server, "1002")
+    assert server.sim.call(sim_id).kind == "playback"
+    await server.sim.answer("1002", sim_id)
+    await until(lambda: any(p.get("Event") == "OriginateResponse" for p in server.sent_packets()))
+
+
+async def test_listen_to_a_colleague_with_chanspy(server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    await answered_inbound(server, reader)
+    await driver.monitor(Capability.WHISPER, "1003", "1001")
+    originate = next(a for a in server.actions if a.get("Action") == "Originate")
+    assert (originate["Application"], originate["Data"]) == ("ChanSpy", "PJSIP/1001,qwE")
+    spy_id = await sim_call_at(server, "1003")
+    assert server.sim.call(spy_id).monitor_mode is Capability.WHISPER
+    assert server.channel_of("1003") is not None
+
+
+async def test_lists_and_extension_state_like_asterisk(server: SimAmi, driver: AsteriskDriver,
+                                                       reader: Reader) -> None:
+    await server.sim.ring("1003", CUSTOMER, ddr=DDR)
+    await reader.wait_for(is_(CallRinging, "1003"))
+    client = driver._client
+    state = await client.send_action("ExtensionState", Exten="1003", Context="ext-local")
+    assert (state["Message"], state["Status"], state["StatusText"]) == ("Extension Status", "8", "Ringing")
+    hints = await client.send_list_action("ExtensionStateList")
+    assert [(p["Exten"], p["Status"]) for p in hints.items] == [("1001", "0"), ("1002", "0"), ("1003", "8")]
+    assert hints.complete["ListItems"] == "3"
+    channels = await client.send_list_action("CoreShowChannels")
+    assert sorted(p["Channel"].split("-")[0] for p in channels.items) == ["PJSIP/1003", "PJSIP/trunk"]
+    assert {p["Linkedid"] for p in channels.items} == {channels.items[0]["Uniqueid"]}
+
+
+async def test_reconnect_after_the_connection_drops_resyncs_the_call(server: SimAmi, driver: AsteriskDriver,
+                                                                     reader: Reader) -> None:
+    sim_id, call_id = await answered_inbound(server, reader, "1002")
+    server.drop_all()
+    await reader.wait_for(lambda e: isinstance(e, DriverConnected) and reader.events.index(e) > 2)
+    snapshot = await driver.snapshot()
+    assert [(c.call_id, c.extension, c.state) for c in snapshot.calls] == [(call_id, "1002", CallState.ACTIVE)]
+    await server.sim.remote_hangup(sim_id)
+    assert (await reader.wait_for(is_(CallEnded, "1002"))).disposition is Disposition.ANSWERED

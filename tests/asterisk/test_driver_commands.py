@@ -20,7 +20,7 @@ from tui_caa.domain.events import (
     CallTransferred,
     PbxEvent,
 )
-from tui_caa.domain.telephony import Capability, Direction, Disposition
+from tui_caa.domain.telephony import CallState, Capability, Direction, Disposition
 from tui_caa.gateway.state import PbxState
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.asterisk.packets import Packet
@@ -368,3 +368,38 @@ async def test_commands_on_unknown_call_send_nothing(fake: FakeAmi, driver: Aste
         with pytest.raises(PbxError, match="call nope is not under way at extension 1001"):
             await call
     assert len(fake.actions) == n
+
+
+# ---- every command passes Asterisk's refusal on ---------------------------------------------------
+
+async def consulting(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    stream = await started(driver)
+    local1 = "Local/1001@from-internal-00000000;1"
+    await fake.send(event("Newchannel", **chan(local1, "1795647200.50"), Exten="1001", Context="from-internal")
+                    + event("BridgeEnter", **chan(local1, "1795647200.50"), BridgeUniqueid="consult-bridge")
+                    + event("BridgeEnter", **chan(CH_1002, "1795647001.29"), BridgeUniqueid="consult-bridge"))
+    await until(stream, CallConsulting)
+
+
+@pytest.mark.parametrize(("action", "command", "what"), [
+    ("Originate", lambda d: d.dial("1001", "1002"), "call 1002 from 1001"),
+    ("Hangup", lambda d: d.hangup("1002", LIVE_CALL), "hang up call 1795647001.29 at 1002"),
+    ("Hangup", lambda d: d.complete_transfer("1002", LIVE_CALL), "complete the transfer of call 1795647001.29"),
+    ("Hangup", lambda d: d.cancel_transfer("1002", LIVE_CALL), "cancel the transfer of call 1795647001.29"),
+    ("PJSIPNotify", lambda d: d.resume("1002", LIVE_CALL), "ask phone 1002 to resume call 1795647001.29"),
+    ("Originate", lambda d: d.pickup("1003", "701"), "pick up parking slot 701 from 1003"),
+    ("Originate", lambda d: d.monitor(Capability.WHISPER, "1001", "1002"), "whisper to 1002 from 1001"),
+])
+async def test_refusals_carry_asterisks_message(fake: FakeAmi, driver: AsteriskDriver, action: str, command,
+                                                what: str) -> None:
+    if "transfer" in what:
+        await consulting(fake, driver)
+    fake.errors[action] = "Boom from Asterisk"
+    with pytest.raises(PbxError, match=f"Asterisk refused to {what}.*: Boom from Asterisk"):
+        await command(driver)
+
+
+async def test_snapshot_shows_the_consultation(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    await consulting(fake, driver)
+    states = {c.extension: c.state for c in (await driver.snapshot()).calls}
+    assert states == {"1002": CallState.CONSULTING, "1003": CallState.ACTIVE}

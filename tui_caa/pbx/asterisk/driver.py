@@ -279,6 +279,8 @@ class AsteriskDriver(AmiCommands, PbxDriver):
 
 
 def _state_of(chan: Channel) -> CallState:
+    if chan.consulting:
+        return CallState.CONSULTING
     if chan.held:
         return CallState.HELD
     if chan.answered:

@@ -19,7 +19,8 @@ extensions:
   consultation bridge an `Atxfer` builds with the target's `Local/…;1` channel, CallTransferred on
   BlindTransfer / AttendedTransfer where it is the transferer (or when the driver redirected the
   other party and hangs this channel up), CallParked when the call it parked shows in ParkedCall,
-  and CallEnded when its channel hangs up;
+  and CallEnded when its channel hangs up; an extension's channel that never rang nor dialled but
+  joins a bridge with someone (it picked up a parked or ringing call) gets its leg there, answered;
 - a dial (`Originate`) the driver announced with `expect_originate` that fails
   (`OriginateResponse: Failure`, the agent's phone never answered) ends with CallEnded for the
   extension, with the ChannelId as call id, even when no channel event came;

@@ -50,6 +50,14 @@ async def test_check_names_mysql_with_a_wrong_password(mysql: str, fake: FakePla
         assert "wrong-password" not in problem and "wrong-password" not in repr(drv.cdr)
         with pytest.raises(PbxError, match="MySQL at 127.0.0.1:3306"):
             await drv.call_history("1001", fake.sim.clock.now())
+        ev = Events(drv)  # calls go on without the CDR's help, and the polls do not wait on the MySQL
+        sim_id = await fake.sim.ring("1002", CALLER, ddr=DDR)
+        [ringing] = await ev.of(CallRinging, extension="1002")
+        await fake.sim.remote_hangup(sim_id)
+        [ended] = await ev.of(CallEnded, extension="1002")
+        assert (ringing.ddr, ended.disposition) == (DDR, Disposition.NO_ANSWER)
+        assert drv.cdr is not None and drv.cdr.failures <= 3  # one at connect, one sweep, one check
+        ev.close()
     finally:
         await drv.close()
 

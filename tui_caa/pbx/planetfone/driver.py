@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 3080
 DEFAULT_MYSQL_PORT = 3306
 EVENT_BACKLOG = 100_000
+MYSQL_RETRY = 30.0  # seconds between sweeps while the MySQL fails (the polls skip it meanwhile)
 _EXTENSION = re.compile(r"^\d{2,8}$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 
@@ -269,7 +270,7 @@ class PlanetfoneDriver(PbxDriver):
                 if isinstance(exc, NotConnected):
                     raise
                 log.info("%s: AbreAtendimento(%s) failed: %s", self.name, extension, exc)
-        return await self.ddr_from_cdr(call_id)
+        return None if self.mysql_problem else await self.ddr_from_cdr(call_id)
 
     async def ddr_from_cdr(self, call_id: str) -> str | None:
         """The DDR (`did`) the CDR holds for a call, if the MySQL is configured and has it."""
@@ -283,7 +284,7 @@ class PlanetfoneDriver(PbxDriver):
         return next((row.did for row in rows if row.did), None)
 
     async def _cdr_of_gone(self, plan: Plan) -> dict[str, list[CdrLeg]]:
-        if self.cdr is None or not plan.gone:
+        if self.cdr is None or not plan.gone or self.mysql_problem:
             return {}
         ended: dict[str, list[CdrLeg]] = {}
         pattern = self._rules.channel_pattern
@@ -312,6 +313,8 @@ class PlanetfoneDriver(PbxDriver):
             if self.mysql_problem != str(exc):
                 log.warning("%s: CDR sweep failed: %s", self.name, exc)
             self.mysql_problem = str(exc)
+            # a MySQL that does not answer must not slow every poll: try it again later
+            self._last_sweep = loop.time() + max(MYSQL_RETRY - self.options.cdr_sweep_interval, 0)
             return
         self.mysql_problem = None
         pattern = self._rules.channel_pattern

@@ -33,6 +33,7 @@ from tui_caa.pbx.base import PbxDriver, Unsupported
 
 FAMILIES = {
     "simulator": "tests.contract.sim_harness",
+    "digitro": "tests.digitro.harness",
 }
 
 CUSTOMER = "51999887766"  # what the caller ID shows (a mobile of DDD 51)

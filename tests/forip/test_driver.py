@@ -56,6 +56,11 @@ def test_options_are_validated_with_the_field_and_the_fix() -> None:
         ForipOptions(odbc_dsn="Driver={PostgreSQL Unicode};Server=x;Pwd=secret")
     with pytest.raises(ValidationError, match="two \\? parameters"):
         ForipOptions(ddr_query="SELECT ddr FROM f_ddr")
+    with pytest.raises(ValidationError, match="db_user needs db_password"):
+        ForipOptions(db_user="forip")
+    with pytest.raises(PbxError, match=r"\[pbx.forip\] request_timeout: Input should be greater than 0"):
+        ForipDriver.from_entry(PbxRegistryEntry(kind="forip", address="10.0.0.5", port=8000, login=EMAIL,
+                                                secret=SecretStr("pw")), request_timeout=0)
     with pytest.raises(ValidationError, match="time zone"):
         ForipOptions(timezone="Mars/Olympus")
     with pytest.raises(ValidationError, match="table name"):

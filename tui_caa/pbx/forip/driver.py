@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from tui_caa.domain.events import (
     DriverConnected,
@@ -49,9 +49,9 @@ from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
 from tui_caa.pbx.event_stream import EventStream
-from tui_caa.pbx.forip.api import ApiDown, ApiRefused, ForipApi
+from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
-from tui_caa.pbx.forip.tickets import CallTicket, DatabaseError, TicketStore, parse_recording_ref
+from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
 from tui_caa.pbx.options.forip import ForipOptions
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,12 @@ class ForipDriver(PbxDriver):
             extra["ami"] = ami
         elif ami is not None:
             options["ami"] = ami
-        opts = ForipOptions(**options)
+        try:
+            opts = ForipOptions(**options)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "pbx.forip"
+            raise PbxError(f"[pbx.forip] {where}: {error['msg'].removeprefix('Value error, ')}", field=where) from None
         base_url, host = _base_url(entry.address, entry.port, opts.api_path)
         return cls(base_url, entry.login, entry.secret, options=opts, name=entry.name, host=host, **extra)
 
@@ -295,9 +300,7 @@ class ForipDriver(PbxDriver):
             callid = await self.api.dial(extension, number, ts)
         except ApiDown as exc:
             self._part_down(API, str(exc))
-            raise
-        except ApiRefused:
-            raise
+            raise  # ApiRefused (ForIP's {"error"}) passes through as it is: the link is fine
         if self._dials is not None:
             self._dials.accepted(callid, extension, number, datetime.fromtimestamp(ts, UTC) if ts else _now())
             self._dials_wake.set()
@@ -440,8 +443,6 @@ def _ticket_store(options: ForipOptions, host: str, label: str) -> TicketStore |
     else:
         dsn = (f"Driver={{{options.odbc_driver}}};Server={options.db_host or host};Port={options.db_port};"
                f"Database={options.db_name};Uid={options.db_user}")
-    if options.db_password is None and options.odbc_dsn is None:
-        raise DatabaseError(f"{label}'s database needs db_password in [pbx.forip]", field="db_password")
     return TicketStore(dsn, options.db_password, timeout=options.db_timeout, zone=options.timezone,
                        table=options.tickets_table, ddr_query=options.ddr_query, limit=options.history_limit,
                        label=label)

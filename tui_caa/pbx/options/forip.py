@@ -140,6 +140,8 @@ class ForipOptions(BaseModel):
                 raise ValueError("odbc_dsn must not hold the password: put it in db_password")
             if self.db_user is not None:
                 raise ValueError("give either odbc_dsn or db_user/db_host…, not both")
+        if self.db_user is not None and self.db_password is None:
+            raise ValueError("db_user needs db_password (ForIP's PostgreSQL asks for a password)")
         if self.reconnect_max_delay < self.reconnect_delay:
             raise ValueError("reconnect_max_delay must be at least reconnect_delay")
         return self

@@ -9,6 +9,7 @@ domain events with the ones the simulator emitted itself: the AMI translation lo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 
@@ -36,6 +37,7 @@ from tui_caa.domain.telephony import CallState, Capability, Direction, Dispositi
 from tui_caa.pbx.asterisk import AmiLoginFailed
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.asterisk.mapping import AmiMapper
+from tui_caa.pbx.asterisk.packets import Packet, PacketReader
 from tui_caa.pbx.base import PbxError
 
 SECRET = "lab-secret"
@@ -154,6 +156,49 @@ async def test_driver_connects_and_resyncs_from_the_simulator(server: SimAmi) ->
         assert "CoreShowChannels" in asked and "DeviceStateList" in asked
     finally:
         await drv.close()
+
+
+async def test_raw_session_reply_comes_before_the_events_it_causes(server: SimAmi) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    parser = PacketReader()
+    received: list[Packet] = []
+
+    async def until_packet(predicate: Callable[[Packet], bool]) -> Packet:
+        async def read() -> Packet:
+            while True:
+                for p in received:
+                    if predicate(p):
+                        return p
+                received.extend(parser.feed(await reader.read(65536)))
+        return await asyncio.wait_for(read(), 3.0)
+
+    try:
+        writer.write(b"Action: FooBar\r\nActionID: a0\r\n\r\n")
+        refused = await until_packet(lambda p: p.get("ActionID") == "a0")
+        assert (parser.banner, refused["Message"]) == ("Asterisk Call Manager/9.0.0", "Authentication Required")
+        writer.write(b"Action: Challenge\r\nActionID: a1\r\nAuthType: MD5\r\n\r\n")
+        challenge = (await until_packet(lambda p: p.get("ActionID") == "a1"))["Challenge"]
+        key = hashlib.md5((challenge + SECRET).encode()).hexdigest()
+        writer.write(f"Action: Login\r\nActionID: a2\r\nAuthType: MD5\r\nUsername: ctiuser\r\nKey: {key}\r\n"
+                     "Events: on\r\n\r\n".encode())
+        await until_packet(lambda p: p.get("Event") == "FullyBooted")
+        assert [p.get("Message") for p in received if p.get("ActionID") == "a2"] == ["Authentication accepted"]
+        writer.write(b"Action: Ping\r\nActionID: a3\r\n\r\n")
+        assert (await until_packet(lambda p: p.get("ActionID") == "a3"))["Ping"] == "Pong"
+        writer.write(b"Action: Originate\r\nActionID: a4\r\nChannel: PJSIP/1001\r\nContext: from-internal\r\n"
+                     b"Exten: 5199998888\r\nPriority: 1\r\nAsync: true\r\nChannelId: c2c-1\r\n\r\n")
+        await until_packet(lambda p: p.get("Event") == "OriginateResponse")
+        reply = next(i for i, p in enumerate(received) if p.get("ActionID") == "a4")
+        reply_and_after = received[reply:reply + 3]
+        assert [p.get("Response") or p.get("Event") for p in reply_and_after] == ["Success", "Newchannel", "DialBegin"]
+        assert reply_and_after[0]["Message"] == "Originate successfully queued"
+        assert reply_and_after[1]["Uniqueid"] == reply_and_after[1]["Linkedid"] == "c2c-1"  # the ChannelId
+        writer.write(b"Action: Logoff\r\nActionID: a5\r\n\r\n")
+        goodbye = await until_packet(lambda p: p.get("ActionID") == "a5")
+        assert (goodbye["Response"], goodbye["Message"]) == ("Goodbye", "Thanks for all the fish.")
+        assert await asyncio.wait_for(reader.read(), 3.0) == b""  # Asterisk closes after Goodbye
+    finally:
+        writer.close()
 
 
 # ---- calls ---------------------------------------------------------------------------------------
@@ -343,6 +388,11 @@ async def _story_inbound_missed(server: SimAmi, driver: AsteriskDriver) -> None:
     await server.sim.remote_hangup(call_id)
 
 
+async def _story_declined(server: SimAmi, driver: AsteriskDriver) -> None:
+    call_id = await server.sim.ring("1003", CUSTOMER, ddr=DDR)
+    await server.sim.hangup("1003", call_id)
+
+
 async def _story_click_to_call(server: SimAmi, driver: AsteriskDriver) -> None:
     call_id = await driver.dial("1001", "5199998888")
     await until(lambda: server.channel_of("1001") is not None)
@@ -377,7 +427,8 @@ async def _when_known(driver: AsteriskDriver, extension: str, call_id: str) -> s
     raise AssertionError(f"the driver never saw call {call_id} at {extension}")
 
 
-@pytest.mark.parametrize("story", [_story_inbound_answered, _story_inbound_missed, _story_click_to_call,
+@pytest.mark.parametrize("story", [_story_inbound_answered, _story_inbound_missed, _story_declined,
+                                   _story_click_to_call,
                                    _story_blind_transfer, _story_internal_call],
                          ids=lambda s: s.__name__.removeprefix("_story_"))
 async def test_ami_bytes_map_back_to_what_the_simulator_said(server: SimAmi, driver: AsteriskDriver,

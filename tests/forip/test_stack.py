@@ -10,7 +10,15 @@ from tests.asterisk.sim_ami import SimAmi
 from tests.forip.conftest import Events, db_options
 from tests.forip.fake_forip import FakeForip
 from tests.forip.harness import AMI_SECRET, AMI_USER, make_driver
-from tui_caa.domain.events import CallAnswered, CallDialing, CallEnded, CallRinging, DriverResynced
+from tui_caa.domain.events import (
+    CallAnswered,
+    CallDialing,
+    CallEnded,
+    CallRinging,
+    DriverConnected,
+    DriverDisconnected,
+    DriverResynced,
+)
 from tui_caa.domain.telephony import Direction, Disposition
 
 CUSTOMER = "51999887766"
@@ -56,6 +64,51 @@ async def test_events_from_ami_and_tickets_from_postgresql_agree(pg: str):
         (outbound,) = await drv.call_history("1002", since)
         assert outbound.linked_id == dialing.call_id and outbound.direction is Direction.OUTBOUND
         assert outbound.recording_ref == f"GRAVACOES/{callid}.WAV"
+        await events.close()
+    finally:
+        if drv is not None:
+            await drv.close()
+        await fake.close()
+        await sim_ami.stop()
+
+
+async def test_links_lost_mid_call_resync_and_no_call_record_is_lost(pg: str):
+    sim_ami = await SimAmi(username=AMI_USER, secret=AMI_SECRET).start()
+    fake = FakeForip.on_sim_ami(sim_ami, odbc=pg)
+    drv = None
+    try:
+        await fake.start()
+        drv = make_driver(sim_ami, fake, **db_options(pg))
+        events = Events(drv)
+        await drv.connect()
+        await events.next(DriverResynced)
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        sim = sim_ami.sim
+        sim_call = await sim.ring("1003", CUSTOMER, ddr=DDR)
+        ringing = await events.next(CallRinging, extension="1003")
+        await sim.answer("1003", sim_call)
+        await events.next(CallAnswered, call_id=ringing.call_id)
+
+        # the AMI connection dies mid-call: link down, back, resynced; the call is still there
+        sim_ami.drop_all()
+        lost = await events.next(DriverDisconnected)
+        assert lost.reason.startswith("ForIP AMI:")
+        await events.next(DriverConnected)
+        await events.next(DriverResynced)
+        assert [c.call_id for c in (await drv.snapshot()).calls if c.extension == "1003"] == [ringing.call_id]
+
+        # then the CRM API goes away; the call ends meanwhile (events still flow from AMI)
+        await fake.stop()
+        await events.next(DriverDisconnected)
+        await sim.remote_hangup(sim_call)
+        ended = await events.next(CallEnded, call_id=ringing.call_id)
+        assert ended.disposition is Disposition.ANSWERED
+        await fake.wait_tickets(1)  # ForIP's own record of the call is written whatever the links did
+        await fake.start()
+        await events.next(DriverConnected)
+        await events.next(DriverResynced)
+        (ticket,) = await drv.call_history("1003", since)
+        assert ticket.linked_id == ringing.call_id and ticket.answered
         await events.close()
     finally:
         if drv is not None:

@@ -6,6 +6,7 @@ The call under way after the resync is the fake's recorded CoreShowChannels repl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -27,6 +28,8 @@ from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.base import PbxError
 
 CH_1002 = "PJSIP/1002-0000001b"
+HANGUP_MARK = (b"Event: Hangup\r\nChannel: PJSIP/1003-0000001c\r\nUniqueid: 1795647001.30\r\n"
+               b"Linkedid: 1795647001.29\r\nCause: 16\r\n\r\n")  # 1003 leaves the call under way
 CH_1003 = "PJSIP/1003-0000001c"
 OK = {"Originate": "Originate successfully queued", "Hangup": "Channel Hungup", "BlindTransfer": "Transfer succeeded",
       "Redirect": "Redirect successful", "Atxfer": "Atxfer successfully queued", "PJSIPNotify": "NOTIFY sent",
@@ -403,3 +406,48 @@ async def test_snapshot_shows_the_consultation(fake: FakeAmi, driver: AsteriskDr
     await consulting(fake, driver)
     states = {c.extension: c.state for c in (await driver.snapshot()).calls}
     assert states == {"1002": CallState.CONSULTING, "1003": CallState.ACTIVE}
+
+
+async def test_own_dial_is_dialing_from_its_first_channel(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    """Our Originate rings the agent's phone first: the call is DIALING from then (as the CDR counts
+    it), the agent picking up is not an answer, and the number's BUSY is the disposition."""
+    stream = await started(driver)
+    call_id = await driver.dial("1001", "011987654321")
+    agent = chan("PJSIP/1001-00000050", call_id, call_id)
+    trunk = chan("PJSIP/pstn-00000051", "1795647300.81", call_id)
+    await fake.send(event("Newchannel", **agent, Context="from-internal", Exten="s", ChannelStateDesc="Down"))
+    (dialing,) = await next_events(stream, 1)
+    assert (type(dialing).__name__, dialing.extension, dialing.call_id, dialing.direction, dialing.number) == (
+        "CallDialing", "1001", call_id, Direction.OUTBOUND, "011987654321")
+    await fake.send(
+        event("DialBegin", DestChannel=agent["Channel"], DestUniqueid=call_id, DestLinkedid=call_id, DialString="1001")
+        + event("DialEnd", DestChannel=agent["Channel"], DestUniqueid=call_id, DialStatus="ANSWER")
+        + event("OriginateResponse", Response="Success", Channel=agent["Channel"], Exten="011987654321", Reason="4",
+                Uniqueid=call_id)
+        + event("Newchannel", **trunk, Context="from-internal", Exten="s")
+        + event("DialBegin", **agent, DestChannel=trunk["Channel"], DestUniqueid=trunk["Uniqueid"],
+                DestLinkedid=call_id, DialString="011987654321@pstn")
+        + event("DialEnd", **agent, DestChannel=trunk["Channel"], DestUniqueid=trunk["Uniqueid"], DialStatus="BUSY")
+        + event("Hangup", **trunk, Cause="17") + event("Hangup", **agent, Cause="17"))
+    (ended,) = await next_events(stream, 1)
+    assert isinstance(ended, CallEnded) and ended.call_id == call_id and ended.disposition is Disposition.BUSY
+    assert driver._mapper.pending_dials == {}
+
+
+async def test_own_dial_the_agent_does_not_answer(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    stream = await started(driver)
+    call_id = await driver.dial("1001", "1003")
+    agent = chan("PJSIP/1001-00000052", call_id, call_id)
+    await fake.send(
+        event("Newchannel", **agent, Context="from-internal", Exten="s")
+        + event("DialBegin", DestChannel=agent["Channel"], DestUniqueid=call_id, DestLinkedid=call_id, DialString="1001")
+        + event("DialEnd", DestChannel=agent["Channel"], DestUniqueid=call_id, DialStatus="NOANSWER")
+        + event("Hangup", **agent, Cause="19")
+        + event("OriginateResponse", Response="Failure", Channel="PJSIP/1001", Exten="1003", Reason="3",
+                Uniqueid=call_id))
+    got = [await asyncio.wait_for(anext(stream), 2.0) for _ in range(2)]
+    assert [type(e).__name__ for e in got] == ["CallDialing", "CallEnded"]
+    assert got[0].direction is Direction.INTERNAL and got[1].disposition is Disposition.NO_ANSWER
+    await fake.send(HANGUP_MARK)
+    (mark,) = await next_events(stream, 1)  # nothing else came in between: no second CallEnded
+    assert isinstance(mark, CallEnded) and mark.extension == "1003" and mark.call_id == LIVE_CALL

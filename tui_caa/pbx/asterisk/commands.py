@@ -6,7 +6,9 @@ Asterisk's own message. The state that follows (answered, held, transferred…) 
 here: it comes back as AMI events through the mapper.
 
 - dial: `Originate` (Async) of `<technology>/<ext>` into `dial_context`, with a fresh `ChannelId`
-  that becomes the call id; announced to the mapper so that a failed Originate still ends the call.
+  that becomes the call id; announced to the mapper, so the call is DIALING as soon as its channel
+  rings the agent's phone (where Asterisk's CDR starts it too), and a failed Originate (the phone
+  never answered, no channel at all) still ends with CallEnded NO_ANSWER / BUSY / FAILED.
 - hang up: `Hangup` of the extension's channel.
 - blind transfer: `BlindTransfer` of the extension's channel (its bridged party goes to the target).
   When Asterisk refuses it (older than 12: "Invalid/unknown command", or the transfer failed), the

@@ -21,7 +21,8 @@ extensions:
   other party and hangs this channel up), CallParked when the call it parked shows in ParkedCall,
   and CallEnded when its channel hangs up; an extension's channel that never rang nor dialled but
   joins a bridge with someone (it picked up a parked or ringing call) gets its leg there, answered;
-- a dial (`Originate`) the driver announced with `expect_originate` that fails
+- a dial (`Originate`) the driver announced with `expect_originate` is CallDialing as soon as its
+  channel appears (the agent's phone picking up is not the answer: the number's is); one that fails
   (`OriginateResponse: Failure`, the agent's phone never answered) ends with CallEnded for the
   extension, with the ChannelId as call id, even when no channel event came;
 - extension states come from DeviceStateChange (`Device: PJSIP/1001`) and ExtensionStatus, and are
@@ -111,6 +112,7 @@ class PendingDial:
     number: str
     direction: Direction
     channel: str  # the Originate's Channel header, e.g. PJSIP/1001
+    announced: bool = False  # its channel showed up: the channel events end the leg
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +442,23 @@ class AmiMapper:
     def _newchannel(self, p: Packet, out: list[PbxEvent]) -> None:
         uid = p.get("Uniqueid")
         if uid and uid not in self.channels:
-            self._channel(p)
+            chan = self._channel(p)
+            if self.pending_dials and chan is not None:
+                dial = self.pending_dials.get(uid)
+                if dial is not None and chan.ext == dial.extension:
+                    self._dial_started(chan, dial, out)
+
+    def _dial_started(self, chan: Channel, dial: PendingDial, out: list[PbxEvent]) -> None:
+        """Our own dial: its channel rings the agent's phone first; the call is the agent's from now,
+        dialling the number it asked for (as Asterisk's CDR counts it too)."""
+        dial.announced = True
+        chan.originated = True
+        chan.announced = True
+        chan.direction = dial.direction
+        chan.number = dial.number
+        event = self._call_event(CallDialing, chan)
+        chan.started_at = event.at
+        out.append(event)
 
     def _newstate(self, p: Packet, out: list[PbxEvent]) -> None:
         chan = self._channel(p)
@@ -513,7 +531,8 @@ class AmiMapper:
             if caller.hangup_requested:
                 dest.caller_gone = True
         if status == "ANSWER":
-            self._answer(dest, out)
+            if not dest.originated:  # an Originate's phone picking up is not the call being answered
+                self._answer(dest, out)
             if caller is not None:
                 self._answer(caller, out)
             # through a Local channel: the extension behind ;1 answered the one who dialled it
@@ -672,7 +691,7 @@ class AmiMapper:
             if dial is None:
                 return
             del dials[dial.channel_id]
-        if p.get("Response") == "Success":
+        if p.get("Response") == "Success" or dial.announced:
             return
         leg = next((c for c in self.channels.values() if c.linkedid == dial.channel_id and c.ext == dial.extension),
                    None)
@@ -709,6 +728,9 @@ class AmiMapper:
         """What happened to an extension's leg that ends without a transfer."""
         if chan.answered:
             return Disposition.ANSWERED
+        if chan.originated:  # our dial: the number's answer, else why the agent's phone did not answer
+            status = chan.out_status or chan.in_status
+            return _DIAL_FAILURES.get(status or "", Disposition.NO_ANSWER)
         dialled = chan.dialer is not None or chan.in_status is not None
         status = chan.in_status if dialled else chan.out_status
         failure = _DIAL_FAILURES.get(status or "")

@@ -451,3 +451,16 @@ async def test_own_dial_the_agent_does_not_answer(fake: FakeAmi, driver: Asteris
     await fake.send(HANGUP_MARK)
     (mark,) = await next_events(stream, 1)  # nothing else came in between: no second CallEnded
     assert isinstance(mark, CallEnded) and mark.extension == "1003" and mark.call_id == LIVE_CALL
+
+
+@pytest.mark.parametrize("bad", ["1001\n", "1001\r\nAction: Logoff", " 1001", "PJSIP/1001", "1"])
+async def test_trailing_newlines_and_other_junk_are_refused_before_sending(fake: FakeAmi, driver: AsteriskDriver,
+                                                                          bad: str) -> None:
+    n = len(fake.actions)
+    for call in (driver.dial(bad, "1002"), driver.dial("1001", bad + "x" if bad == "1" else bad),
+                 driver.monitor(Capability.LISTEN, "1001", bad), driver.pickup(bad, "701"),
+                 driver.send_dtmf("1002", LIVE_CALL, bad if bad != "1" else "1\n"),
+                 driver.play_recording("greeting\n" if bad == "1" else bad + "\n", "1002")):
+        with pytest.raises(PbxError):
+            await call
+    assert len(fake.actions) == n

@@ -58,10 +58,11 @@ from tui_caa.pbx.base import PbxError
 if TYPE_CHECKING:
     from tui_caa.pbx.asterisk.client import AmiClient
 
-EXTENSION = re.compile(r"^\d{2,8}$")
-NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
-DTMF = re.compile(r"^[0-9*#A-D]{1,64}$")
-_RECORDING = re.compile(r"^[^\x00-\x1f,|;]{1,255}$")  # no control chars, no app-argument separators
+# used with fullmatch: with match, "$" would let a trailing newline through into an AMI header
+EXTENSION = re.compile(r"\d{2,8}")
+NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
+DTMF = re.compile(r"[0-9*#A-D]{1,64}")
+_RECORDING = re.compile(r"[^\x00-\x1f,|;]{1,255}")  # no control chars, no app-argument separators
 _AUDIO_SUFFIXES = frozenset({".wav", ".wav49", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".ogg", ".WAV"})
 _SPY_OPTIONS = {Capability.LISTEN: "qE", Capability.WHISPER: "qwE", Capability.BARGE: "qBE"}
 NOTIFY_HOLD = "Event=hold"
@@ -92,12 +93,12 @@ class AmiCommands:
     # ---- helpers ----
 
     def _check_extension(self, extension: str, field: str = "extension") -> str:
-        if not isinstance(extension, str) or not EXTENSION.match(extension):
+        if not isinstance(extension, str) or not EXTENSION.fullmatch(extension):
             raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field=field)
         return extension
 
     def _check_number(self, number: str, field: str, what: str) -> str:
-        if not isinstance(number, str) or not NUMBER.match(number):
+        if not isinstance(number, str) or not NUMBER.fullmatch(number):
             raise PbxError(f"'{number}' is not a number {self.label} can {what}", field=field)
         return number
 
@@ -297,7 +298,7 @@ class AmiCommands:
 
     async def _send_dtmf(self, extension: str, call_id: str, digits: str) -> None:
         self._check_extension(extension)
-        if not isinstance(digits, str) or not DTMF.match(digits.upper()):
+        if not isinstance(digits, str) or not DTMF.fullmatch(digits.upper()):
             raise PbxError(f"'{digits}' are not DTMF digits (0-9, *, #, A-D)", field="digits")
         self._require_link()
         chan = self._channel_of(extension, call_id)
@@ -308,7 +309,7 @@ class AmiCommands:
 
     async def _play_recording(self, recording_ref: str, number: str) -> str:
         self._check_number(number, "number", "call to play a recording")
-        if not isinstance(recording_ref, str) or not _RECORDING.match(recording_ref):
+        if not isinstance(recording_ref, str) or not _RECORDING.fullmatch(recording_ref):
             raise PbxError(f"'{recording_ref}' is not a recording {self.label} can play (no commas, "
                            f"'|', ';' or control characters)", field="recording_ref")
         self._require_link()

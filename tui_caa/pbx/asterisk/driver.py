@@ -125,10 +125,11 @@ class AsteriskDriver(AmiCommands, PbxDriver):
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> AsteriskDriver:
-        """Options: those of `AsteriskOptions` (the `[pbx.asterisk]` table), and known_extensions,
-        event_backlog; the rest (dial_context, technology, originate_timeout_ms, channel_pattern, device_pattern,
-        trunk_contexts, did_variable, recording_variable, reconnect_delay, reconnect_max_delay, event_backlog, and the
-        AmiClient's use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout."""
+        """Options: those of `AsteriskOptions` (the `[pbx.asterisk]` table: dial plan layout, timeouts,
+        and which commands this site supports: atxfer_enabled, hold_method, answer_method,
+        parking_enabled, spy_enabled…), plus known_extensions and event_backlog; the AmiClient's own
+        (use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout, max_packet_size)
+        are passed on to it."""
         if str(getattr(entry, "kind", "")) != "asterisk":
             raise PbxError(f"registry entry '{entry.name}' is a {entry.kind} PBX, not Asterisk", field="kind")
         if not entry.address:

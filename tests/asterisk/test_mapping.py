@@ -228,6 +228,43 @@ def test_consultation_cancelled_resumes(unhold_first: bool) -> None:
     assert not mapper.channels["1795646954.17"].consulting
 
 
+# ---- (r) on-demand MixMonitor during 1001 → 1002 ----
+
+def test_on_demand_recording() -> None:
+    """A record carries one recording reference: the latest MixMonitor file of the leg, here the
+    on-demand one the CTI started (the dialplan's own file is the one before it)."""
+    events = call_events(run("ami-mixmonitor-action.txt"))
+    assert summary(events) == [("CallRinging", "1002"), ("CallDialing", "1001"), ("CallAnswered", "1002"),
+                               ("CallAnswered", "1001"), ("CallEnded", "1002"), ("CallEnded", "1001")]
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert {e.recording_ref for e in ended} == {MONITOR + "ondemand-PJSIP-1001-00000016.wav"}
+    assert all(e.disposition is Disposition.ANSWERED and e.direction is Direction.INTERNAL for e in ended)
+
+
+# ---- (h) a recording played to 1002 (Originate into the playback context) ----
+
+def test_recording_playback_is_no_call() -> None:
+    """The Originate rings 1002's own phone to play a file: no customer call, nothing to record."""
+    mapper = AmiMapper(MapperConfig())
+    events = run("ami-recording-playback.txt", mapper)
+    assert call_events(events) == []
+    states = [(e.extension, e.state) for e in events if isinstance(e, ExtensionStateChanged)]
+    assert ("1002", ExtensionState.IN_CALL) in states  # the phone is busy meanwhile all the same
+
+
+# ---- (a'') inbound call faked with a Local channel ----
+
+def test_inbound_through_a_local_channel() -> None:
+    events = call_events(run("ami-inbound-local-originate.txt"))
+    assert summary(events) == [("CallRinging", "1001"), ("CallAnswered", "1001"), ("CallEnded", "1001")]
+    for e in events:
+        assert (e.call_id, e.direction, e.number, e.ddr) == (
+            "1795647025.32", Direction.INBOUND, "5133334444", "5121010001")
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.disposition is Disposition.ANSWERED
+    assert ended.recording_ref == MONITOR + "20261125-225025-5133334444-5121010001-1795647025.33.wav"
+
+
 # ---- hold (ami-extension-state.txt: 1003 puts 1002 on hold) ----
 
 def test_hold_and_resume() -> None:

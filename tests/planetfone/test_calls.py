@@ -13,6 +13,7 @@ from tui_caa.domain.events import (
     CallConsulting,
     CallDialing,
     CallEnded,
+    CallHeld,
     CallParked,
     CallResumed,
     CallRinging,
@@ -269,3 +270,20 @@ async def test_call_history_from_the_cdr(mysql: str, fake: FakePlanetfone, drive
     assert history[0].recording_ref and history[0].answered_at is not None
     assert history[0].pbx_call_id == fake.idlig(sim_id)
     assert await driver.call_history("1002", start) == []
+
+
+async def test_hold_on_the_phone_and_an_offline_phone_show(fake: FakePlanetfone, driver: PlanetfoneDriver,
+                                                           events: Events) -> None:
+    """The API has no hold command, but a seller may press the phone's hold key: the poll sees it."""
+    sim_id = await ring(fake, "1001")
+    await events.of(CallRinging, extension="1001")
+    await fake.sim.answer("1001", sim_id)
+    [answered] = await events.of(CallAnswered, extension="1001")
+    await fake.sim.hold("1001", sim_id)
+    await events.of(CallHeld, extension="1001", call_id=answered.call_id)
+    await events.of(ExtensionStateChanged, extension="1001", state=ExtensionState.ON_HOLD)
+    await fake.sim.resume("1001", sim_id)
+    await events.of(CallResumed, extension="1001", call_id=answered.call_id)
+    await fake.sim.set_registered("1003", False)
+    await events.of(ExtensionStateChanged, extension="1003", state=ExtensionState.OFFLINE)
+    assert (await driver.snapshot()).extensions["1003"] is ExtensionState.OFFLINE

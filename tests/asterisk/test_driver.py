@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from tests.asterisk.fake_ami import FakeAmi, fixture, list_reply, split_packets
+from tests.asterisk.fake_ami import FakeAmi, fixture, fixture_names, list_reply, split_packets
 from tui_caa.domain.events import (
     ActiveCall,
     CallEnded,
@@ -32,6 +33,8 @@ from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
 from tui_caa.pbx.registry import driver_class
 
 SECRET = "lab-secret"
+EMPTY_CHANNELS = (b"Response: Success\r\nActionID: x\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
+                  b"Event: CoreShowChannelsComplete\r\nActionID: x\r\nEventList: Complete\r\nListItems: 0\r\n\r\n")
 # the call under way in the fake's CoreShowChannels reply (recorded in ami-extension-state.txt)
 LIVE_CALL = "1795647001.29"
 
@@ -217,6 +220,35 @@ async def test_recording_is_mapped_through_events(fake: FakeAmi, driver: Asteris
     def shape(events: list[PbxEvent]) -> list[dict]:  # without `at`: the recording has no timestamps
         return [{k: v for k, v in e.to_dict().items() if k != "at"} for e in events if isinstance(e, CallEvent)]
     assert shape(got) == shape(expected)
+
+
+@pytest.mark.parametrize("name", [n for n in fixture_names() if n != "ami-login-failed.txt"])
+async def test_every_recording_through_the_driver(fake: FakeAmi, name: str) -> None:
+    """Each recorded stream, split at random byte boundaries, to a driver with nothing under way:
+    the same call events as the mapper gives for the whole stream at once, and nothing left open."""
+    fake.list_replies["CoreShowChannels"] = [EMPTY_CHANNELS]  # (g)'s call is in the stream itself
+    body = recording_body(name)
+    expected = [e for e in AmiMapper().feed_all(PacketReader(expect_banner=False).feed(body))
+                if isinstance(e, CallEvent)]
+    drv = make_driver(fake)
+    stream = drv.events()
+    await drv.connect()
+    try:
+        await next_events(stream, 2)
+        await fake.send(body, seed=zlib.crc32(name.encode()))  # a fixed split per recording
+        got: list[PbxEvent] = []
+        while len([e for e in got if isinstance(e, CallEvent)]) < len(expected):
+            got.append(await asyncio.wait_for(anext(stream), 2.0))
+        def shape(events: list[PbxEvent]) -> list[dict]:
+            return [{k: v for k, v in e.to_dict().items() if k != "at"} for e in events if isinstance(e, CallEvent)]
+        assert shape(got) == shape(expected)
+        for _ in range(200):  # the trailing events (Cdr, states) are mapped too
+            if drv._client.queued_events == 0 and not drv._mapper.channels:
+                break
+            await asyncio.sleep(0.01)
+        assert (await drv.snapshot()).calls == () and drv.bad_packets == 0
+    finally:
+        await drv.close()
 
 
 async def test_live_hangup_updates_snapshot(fake: FakeAmi, driver: AsteriskDriver) -> None:

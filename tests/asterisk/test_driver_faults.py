@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.asterisk.fake_ami import FakeAmi, fixture, list_reply
-from tests.asterisk.test_driver import LIVE_CALL, SECRET, make_driver, next_events, recording_body, until
+from tests.asterisk.test_driver import (
+    EMPTY_CHANNELS,
+    LIVE_CALL,
+    SECRET,
+    make_driver,
+    next_events,
+    recording_body,
+    until,
+)
 from tui_caa.crm import CrmStore
 from tui_caa.domain.events import CallEnded, DriverConnected, DriverDisconnected, DriverResynced, PbxEvent
 from tui_caa.domain.telephony import Disposition, ExtensionState
@@ -25,8 +33,6 @@ from tui_caa.pbx.base import NotConnected
 HANGUP_1003 = (b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/1003-0000001c\r\nUniqueid: 1795647001.30\r\n"
                b"Linkedid: 1795647001.29\r\nCause: 16\r\n\r\n")
 GARBAGE = b"\x00\x01\xfe\xff not an AMI header at all\r\n\xc3\x28 neither\r\n\r\n"
-EMPTY_CHANNELS = (b"Response: Success\r\nActionID: x\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n"
-                  b"Event: CoreShowChannelsComplete\r\nActionID: x\r\nEventList: Complete\r\nListItems: 0\r\n\r\n")
 
 
 @pytest.fixture

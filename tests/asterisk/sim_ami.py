@@ -458,9 +458,9 @@ class SimAmi:
             self._hangup_request(chan)
             self._hangup(chan, Disposition.ANSWERED)
             return [("Response", "Success"), ("Message", "Channel Hungup")]
-        atx = self._atx
+        assert call is not None and chan.ext is not None or consulted
         try:
-            if atx is not None and atx.call is call and chan in (atx.one, atx.two, atx.target):
+            if consulted:
                 # hanging up the consulted party cancels the transfer: the transferer goes back
                 await self.sim.cancel_transfer(atx.transferer.ext or "", call.sim_id)
             elif atx is not None and atx.transferer is chan:
@@ -471,7 +471,11 @@ class SimAmi:
                 call.hangup_by = chan
                 await self.sim.hangup(chan.ext, call.sim_id)
         except PbxError as exc:
+            # e.g. the transferer hangs up before the target answered: Asterisk would let the target
+            # ring on ("blonde" transfer); the simulator cannot, so the hang-up is refused
             call.hangup_by = None
+            if atx is not None:
+                atx.completing = False
             return _error(str(exc))
         return [("Response", "Success"), ("Message", "Channel Hungup")]
 

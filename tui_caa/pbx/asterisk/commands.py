@@ -63,7 +63,7 @@ EXTENSION = re.compile(r"\d{2,8}")
 NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
 DTMF = re.compile(r"[0-9*#A-D]{1,64}")
 _RECORDING = re.compile(r"[^\x00-\x1f,|;]{1,255}")  # no control chars, no app-argument separators
-_AUDIO_SUFFIXES = frozenset({".wav", ".wav49", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".ogg", ".WAV"})
+_AUDIO_SUFFIXES = frozenset({".wav", ".wav49", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".ogg"})
 _SPY_OPTIONS = {Capability.LISTEN: "qE", Capability.WHISPER: "qwE", Capability.BARGE: "qBE"}
 NOTIFY_HOLD = "Event=hold"
 NOTIFY_TALK = "Event=talk"
@@ -143,7 +143,7 @@ class AmiCommands:
         self._check_number(number, "number", "dial")
         self._require_link()
         channel_id = f"caa-{uuid.uuid4().hex}"  # fresh for every attempt: never re-sent
-        direction = Direction.INTERNAL if self._mapper._extension_of_number(number) else Direction.OUTBOUND
+        direction = Direction.INTERNAL if self._mapper.is_internal_number(number) else Direction.OUTBOUND
         mapper = self._mapper
         mapper.expect_originate(PendingDial(channel_id=channel_id, extension=extension, number=number,
                                             direction=direction, channel=self._phone(extension)))
@@ -314,8 +314,8 @@ class AmiCommands:
                            f"'|', ';' or control characters)", field="recording_ref")
         self._require_link()
         path = PurePosixPath(recording_ref)
-        media = str(path.with_suffix("")) if path.suffix in _AUDIO_SUFFIXES else recording_ref  # Playback adds it
-        if self._mapper._extension_of_number(number):
+        media = str(path.with_suffix("")) if path.suffix.lower() in _AUDIO_SUFFIXES else recording_ref  # Playback adds it
+        if self._mapper.is_internal_number(number):
             channel = self._phone(number)
         else:
             channel = f"Local/{number}@{self.dial_context}"

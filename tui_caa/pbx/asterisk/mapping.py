@@ -419,6 +419,10 @@ class AmiMapper:
                                ddr=call.ddr if direction is Direction.INBOUND else None,
                                caller_name=caller_name or None))
 
+    def is_internal_number(self, number: str) -> bool:
+        """Whether a dialled number looks like one of our extensions (the driver's dials use it too)."""
+        return self._extension_of_number(number)
+
     def _extension_of_number(self, number: str) -> bool:
         # an internal number: same shape as an extension (only a hint; used when nothing better)
         return number.isdigit() and 2 <= len(number) <= 8 and (

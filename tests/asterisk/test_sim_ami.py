@@ -282,6 +282,8 @@ async def test_click_to_call_to_a_busy_phone_fails_cleanly(server: SimAmi, drive
     await until(lambda: any(p.get("Event") == "OriginateResponse" for p in server.sent_packets()))
     failure = next(p for p in server.sent_packets() if p.get("Event") == "OriginateResponse")
     assert (failure["Response"], failure["Reason"], failure["Uniqueid"]) == ("Failure", "5", call_id)
+    ended = await reader.wait_for(is_(CallEnded, "1002", call_id=call_id))
+    assert ended.disposition is Disposition.BUSY
     assert server.sim.call(sim_id) is not None  # the call under way is untouched
 
 

@@ -155,3 +155,16 @@ def test_pbx_events_json_lines_have_the_documented_keys(run, demo_database) -> N
         assert {"type", "extension", "call_id", "direction", "number", "ddr", "state", "disposition", "at"} <= set(row)
     ringing = [row for row in rows if row["type"] == "call_ringing"]
     assert ringing and all(row["direction"] == "in" and row["state"] == "ringing" for row in ringing)
+
+
+def test_the_console_logs_to_a_file_and_the_tools_to_stderr(tmp_path, monkeypatch) -> None:
+    import logging
+
+    from tui_caa import logs
+
+    path = logs.to_file(tmp_path / "logs" / "tui-caa.log")
+    logging.getLogger("tui_caa.test").warning("link to the PBX lost")
+    logs.to_stderr()  # replaces the file handler: one tui-caa handler at a time
+    logging.getLogger("tui_caa.test").info("not shown on stderr")
+    assert "WARNING tui_caa.test: link to the PBX lost" in path.read_text(encoding="utf-8")
+    assert sum(getattr(h, "_tui_caa", False) for h in logging.getLogger().handlers) == 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tui-caa: {exc}", file=sys.stderr)
         return EXIT_USAGE
     handler = _handler(args)
+    _route_logs(args)
     try:
         return handler(args, settings)
     except DomainError as exc:
@@ -76,6 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def _route_logs(args: argparse.Namespace) -> None:
+    from tui_caa import logs
+
+    if args.command is None:
+        logs.to_file()  # the console owns the terminal
+    elif args.command == "pbx" and args.pbx_command == "check":
+        logs.to_stderr(logging.ERROR)  # its FAILED lines already say why
+    else:
+        logs.to_stderr(logging.WARNING)
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings], int]:

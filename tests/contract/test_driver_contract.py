@@ -34,6 +34,9 @@ from tui_caa.pbx.base import PbxDriver, Unsupported
 FAMILIES = {
     "simulator": "tests.contract.sim_harness",
     "digitro": "tests.digitro.harness",
+    "forip": "tests.forip.harness",
+    "planetfone": "tests.planetfone.harness",
+    "asterisk": "tests.asterisk.harness",
 }
 
 CUSTOMER = "51999887766"  # what the caller ID shows (a mobile of DDD 51)

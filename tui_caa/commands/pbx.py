@@ -57,6 +57,7 @@ async def _check(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await asyncio.wait_for(driver.connect(), CONNECT_TIMEOUT)
         snapshot = await driver.snapshot()
+        problems = await asyncio.wait_for(driver.check(), CONNECT_TIMEOUT)
     except TimeoutError:
         print(f"FAILED: {name} did not answer within {CONNECT_TIMEOUT:.0f} s", file=sys.stderr)
         return 1
@@ -68,7 +69,9 @@ async def _check(args: argparse.Namespace, settings: Settings) -> int:
     capabilities = ", ".join(sorted(c.value for c in driver.capabilities)) or "none"
     print(f"OK: connected to {name}; {len(snapshot.extensions)} extensions, {len(snapshot.calls)} calls under way")
     print(f"capabilities: {capabilities}")
-    return 0
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def events_command(args: argparse.Namespace, settings: Settings) -> int:

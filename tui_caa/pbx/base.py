@@ -61,6 +61,11 @@ class PbxDriver(ABC):
     async def snapshot(self) -> PbxSnapshot:
         """The extensions and the calls under way, as the PBX sees them now."""
 
+    async def check(self) -> list[str]:
+        """After `connect()`: what is wrong with the PBX's other services (its database…), one line
+        each naming the service and the fix; empty when all answer. `tui-caa pbx check` prints them."""
+        return []
+
     # ---- commands: each checks the capability, then runs the driver's own `_…` method ----
     async def dial(self, extension: str, number: str) -> str:
         """Calls `number` (a dial string for this PBX) from `extension`; returns the call id."""

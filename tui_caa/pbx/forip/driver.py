@@ -411,6 +411,16 @@ class ForipDriver(PbxDriver):
         day, name = parse_recording_ref(ref)
         return f"{self.recordings_url}/download_audio.php?diretorio={day}&arquivo={name}"
 
+    async def check(self) -> list[str]:
+        """The database, when configured (the CRM API and AMI were checked by `connect()`)."""
+        if self.tickets is None:
+            return []
+        try:
+            await self.check_database()
+        except PbxError as exc:
+            return [str(exc)]
+        return []
+
     async def check_database(self) -> None:
         """Raises DatabaseError with the setting to fix unless the tickets table can be read."""
         await self._db().check()

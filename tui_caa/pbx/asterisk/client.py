@@ -70,7 +70,8 @@ class AmiClient:
     def __init__(self, host: str, port: int, username: str, secret: SecretStr, *, use_md5: bool = False,
                  connect_timeout: float = 5.0, action_timeout: float = 10.0, ping_interval: float = 20.0,
                  ping_timeout: float = 5.0, events: bool = True, max_packet_size: int = DEFAULT_MAX_PACKET_SIZE,
-                 on_event: Callable[[Packet], None] | None = None) -> None:
+                 on_event: Callable[[Packet], None] | None = None,
+                 skip_event: Callable[[str], bool] | None = None) -> None:
         if not isinstance(secret, SecretStr):
             raise TypeError("secret must be a pydantic SecretStr")  # keeps it out of reprs and logs
         self.host = host
@@ -85,6 +86,7 @@ class AmiClient:
         self.want_events = events
         self.max_packet_size = max_packet_size
         self.on_event = on_event
+        self.skip_event = skip_event  # drops events nobody reads before they are parsed (PacketReader)
         # public state and counters
         self.banner: str | None = None
         self.connected = False
@@ -127,7 +129,8 @@ class AmiClient:
             raise AmiConnectError(f"AMI at {self.address}: no TCP connection within {self.connect_timeout:g} s") from None
         except OSError as exc:
             raise AmiConnectError(f"AMI at {self.address}: cannot connect ({exc.strerror or exc})") from None
-        parser = PacketReader(max_packet_size=self.max_packet_size, on_error=self._bad_packet)
+        parser = PacketReader(max_packet_size=self.max_packet_size, on_error=self._bad_packet,
+                              skip_event=self.skip_event)
         try:
             first = await asyncio.wait_for(self._read_banner(parser), self.connect_timeout)
         except TimeoutError:

@@ -42,7 +42,7 @@ from tui_caa.domain.telephony import CallState, Capability, Direction
 from tui_caa.pbx.asterisk.client import AmiClient
 from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
-from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig
+from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError
 from tui_caa.pbx.event_stream import EventStream
 from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
@@ -112,7 +112,8 @@ class AsteriskDriver(AmiCommands, PbxDriver):
                                            did_variable=did_variable, recording_variable=recording_variable)
         self._mapper = AmiMapper(self._mapper_config)
         # client_options: use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout
-        self._client = AmiClient(host, port, username, secret, **client_options)
+        self._client = AmiClient(host, port, username, secret, skip_event=event_filter(self._mapper_config),
+                                 **client_options)
         self.action_timeout = self._client.action_timeout
         self._park_waiters: dict[str, asyncio.Future[str]] = {}  # parked channel's Uniqueid → slot
         self._hold_slots: dict[tuple[str, str], str] = {}  # (extension, call id) → slot (hold by park)

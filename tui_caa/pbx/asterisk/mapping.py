@@ -57,6 +57,13 @@ from tui_caa.domain.telephony import Direction, Disposition, ExtensionState
 from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
 
+HANDLED_EVENTS = frozenset({
+    "Newchannel", "Newstate", "VarSet", "NewCallerid", "MixMonitorStart", "DialBegin", "DialEnd", "BridgeEnter",
+    "BridgeLeave", "Hold", "Unhold", "BlindTransfer", "AttendedTransfer", "HangupRequest", "SoftHangupRequest",
+    "Hangup", "OriginateResponse", "ParkedCall", "UnParkedCall", "ParkedCallTimeOut", "ParkedCallGiveUp",
+    "DeviceStateChange", "ExtensionStatus",
+})
+
 _UNKNOWN_NUMBERS = frozenset({"", "<unknown>", "s"})
 
 DEVICE_STATES: dict[str, ExtensionState] = {
@@ -162,6 +169,30 @@ class _Call:
     ddr: str | None = None
     recording: str | None = None
     channels: set[str] = field(default_factory=set)
+
+
+# events the client itself must see even though no mapping needs them
+_CLIENT_EVENTS = frozenset({"FullyBooted", "Shutdown"})
+
+
+def event_filter(config: MapperConfig | None = None) -> Callable[[str], bool]:
+    """For `PacketReader(skip_event=…)`: True for an event packet that no mapping reads and no list
+    action collects, judged on its raw text (its first line is `Event: <name>`)."""
+    handled = HANDLED_EVENTS | _CLIENT_EVENTS
+    did = (config or MapperConfig()).did_variable.lstrip("_")
+    wanted_vars = tuple(f"\r\nVariable: {name}\r\n" for name in
+                        (did, "_" + did, "__" + did, (config or MapperConfig()).recording_variable))
+
+    def skip(text: str) -> bool:
+        end = text.find("\r\n")
+        name = text[7:end] if end > 0 else text[7:]
+        if name == "VarSet":
+            return not any(var in text for var in wanted_vars)
+        if name in handled:
+            return False
+        return "\r\nActionID: " not in text  # items of a list action belong to the client
+
+    return skip
 
 
 class AmiMapper:

@@ -448,7 +448,7 @@ class AmiMapper:
         out.append(CallRinging(at=at, extension=chan.ext, call_id=chan.linkedid,
                                direction=direction, number=number,
                                ddr=call.ddr if direction is Direction.INBOUND else None,
-                               caller_name=caller_name or None))
+                               caller_name=None if caller_name in (None, "", "<unknown>") else caller_name))
 
     def is_internal_number(self, number: str) -> bool:
         """Whether a dialled number looks like one of our extensions (the driver's dials use it too)."""

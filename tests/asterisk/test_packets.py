@@ -206,3 +206,13 @@ def test_header_injection_refused(headers: dict) -> None:
 def test_action_name_injection_refused() -> None:
     with pytest.raises(ValueError):
         encode_action("Ping\r\nAction: Originate", "p-1", {})
+
+
+def test_a_flood_of_garbage_is_counted_but_not_logged_line_by_line(caplog) -> None:
+    import logging
+
+    reader = PacketReader(expect_banner=False)
+    with caplog.at_level(logging.WARNING, logger="tui_caa.pbx.asterisk.packets"):
+        reader.feed(b"not a header\r\n\r\n" * 5000)
+    assert reader.bad_packets == 5000
+    assert 20 < len(caplog.records) <= 30

@@ -1,8 +1,10 @@
-"""Asterisk (AMI) support. This package holds the protocol client; the domain mapping lives elsewhere.
+"""Asterisk (AMI) support: the protocol client, the AMI-to-domain mapping and the driver.
 
 - `packets`: framing and parsing of AMI bytes, action encoding (no I/O).
 - `client`: `AmiClient`, one asyncio TCP session with login, actions, lists, keep-alive and events.
-- `errors`: the exceptions of both.
+- `mapping`: `AmiMapper`, AMI events to domain events (pure, no I/O).
+- `driver`, `commands`: `AsteriskDriver`, resync, reconnect and every command over AMI actions.
+- `errors`: the exceptions of the client.
 """
 
 from tui_caa.pbx.asterisk.client import AmiClient, ListResult

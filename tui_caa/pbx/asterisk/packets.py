@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 TERMINATOR = b"\r\n\r\n"
 DEFAULT_MAX_PACKET_SIZE = 1 << 20  # 1 MiB: far above any real event (a big Cdr is ~2 KiB)
+LOGGED_BAD_PACKETS = 20  # then one line per 1000
 
 PacketKind = Literal["event", "response", "other"]
 
@@ -317,7 +318,9 @@ class PacketReader:
 
     def _report(self, exc: ProtocolError) -> None:
         self.bad_packets += 1
-        log.warning("skipping bad AMI packet: %s", exc)
+        # a PBX that sends garbage all the time must not fill the disk with the same line
+        if self.bad_packets <= LOGGED_BAD_PACKETS or self.bad_packets % 1000 == 0:
+            log.warning("skipping bad AMI packet (%d so far): %s", self.bad_packets, exc)
         if self.on_error is not None:
             self.on_error(exc)
 

@@ -146,6 +146,7 @@ async def test_dial_field_dials_and_explains_a_bad_number(rig, console) -> None:
         assert call is not None and call.number == "33334444" and call.state is CallState.DIALING
         assert field.value == ""
         assert "chamando" in text_of(app, "#call-info")
+        assert text_of(app, "#dial-message") == ""  # the call panel tells the rest; no stale "Chamando…"
 
 
 async def test_blind_transfer_asks_the_target(rig, console) -> None:  # type: ignore[no-untyped-def]

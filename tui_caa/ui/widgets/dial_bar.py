@@ -61,6 +61,7 @@ class DialBar(Horizontal):
             self.show(readable(exc), error=True)
             return
         self.query_one("#dial-input", Input).value = ""
+        self.show("")  # the PBX took it: from now on the call panel tells how the call goes
 
     def problem_with(self, number: str) -> str | None:
         """What is wrong with a typed number, said before the PBX is bothered."""

@@ -313,6 +313,8 @@ async def test_a_wrong_device_password_names_the_sellers_field(fake: FakeDigitro
     await drv.connect()  # one seller's wrong password does not keep the others offline
     assert set((await drv.snapshot()).extensions) == {"1001", "1003"}
     assert "1002" in drv.unmonitored and "Cadastro Vendedores" in drv.unmonitored["1002"]
+    [problem] = await drv.check()  # what `tui-caa pbx check` prints
+    assert problem.startswith("extension 1002 is not monitored: ") and "Cadastro Vendedores" in problem
     with pytest.raises(PbxError, match="device password") as refused:
         await drv.dial("1002", CUSTOMER)
     assert refused.value.field == "device_password"

@@ -189,6 +189,10 @@ class DigitroDriver(PbxDriver):
             await self._ecr.close()
         self._stream.close()
 
+    async def check(self) -> list[str]:
+        """The sellers' extensions Dígitro refused to monitor (a wrong extension password, usually)."""
+        return [f"extension {extension} is not monitored: {why}" for extension, why in sorted(self.unmonitored.items())]
+
     async def events(self) -> AsyncIterator[PbxEvent]:  # type: ignore[override]
         async for event in self._stream:
             yield event

@@ -164,7 +164,9 @@ def test_the_console_logs_to_a_file_and_the_tools_to_stderr(tmp_path, monkeypatc
 
     path = logs.to_file(tmp_path / "logs" / "tui-caa.log")
     logging.getLogger("tui_caa.test").warning("link to the PBX lost")
+    logging.getLogger("httpx").info("HTTP Request: POST http://pbx/wenvpabx2 200 OK")  # every poll: not kept
     logs.to_stderr()  # replaces the file handler: one tui-caa handler at a time
     logging.getLogger("tui_caa.test").info("not shown on stderr")
     assert "WARNING tui_caa.test: link to the PBX lost" in path.read_text(encoding="utf-8")
+    assert "HTTP Request" not in path.read_text(encoding="utf-8")
     assert sum(getattr(h, "_tui_caa", False) for h in logging.getLogger().handlers) == 1

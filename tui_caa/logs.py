@@ -38,7 +38,14 @@ def to_stderr(level: int = logging.WARNING) -> None:
     _install(handler, level)
 
 
+# libraries that log every request at INFO: a Planetfone polled every second would write 170,000
+# lines a day; their warnings still come through
+_CHATTY = ("httpx", "httpcore", "alembic.runtime.migration")
+
+
 def _install(handler: logging.Handler, level: int) -> None:
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_tui_caa", False):

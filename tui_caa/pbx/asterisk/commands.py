@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -88,7 +89,8 @@ class AmiCommands:
     _park_waiters: dict[str, asyncio.Future[str]]
     _hold_slots: dict[tuple[str, str], str]
 
-    def _require_link(self) -> None: ...
+    # an annotation, not a method: a method here would come before LinkedDriver's in the MRO
+    _require_link: Callable[[], None]
 
     # ---- helpers ----
 

@@ -21,30 +21,21 @@ the originating channel is the call's first channel, so its Uniqueid is the call
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
 
-from tui_caa.domain.events import (
-    ActiveCall,
-    DriverConnected,
-    DriverDisconnected,
-    DriverResynced,
-    PbxEvent,
-    PbxSnapshot,
-)
+from tui_caa.domain.events import ActiveCall, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability, Direction
 from tui_caa.pbx.asterisk.client import AmiClient
 from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
-from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError
-from tui_caa.pbx.event_stream import EventStream
+from tui_caa.pbx.base import PbxError
+from tui_caa.pbx.link import LinkedDriver
 from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
 
 log = logging.getLogger(__name__)
@@ -62,7 +53,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class AsteriskDriver(AmiCommands, PbxDriver):
+class AsteriskDriver(AmiCommands, LinkedDriver):
     kind = "asterisk"
     label = "Asterisk"
     capabilities = BASE_CAPABILITIES  # each driver adds what its options make usable
@@ -85,7 +76,7 @@ class AsteriskDriver(AmiCommands, PbxDriver):
             raise PbxError(f"answer_method '{answer_method}' is not one of none, notify", field="answer_method")
         if hold_method == "park" and not parking_enabled:
             raise PbxError("hold_method 'park' needs parking_enabled = true (res_parking)", field="hold_method")
-        self.name = name or self.label
+        super().__init__(name, event_backlog)
         self.dial_context = dial_context
         self.technology = technology
         self.originate_timeout_ms = originate_timeout_ms
@@ -117,12 +108,6 @@ class AsteriskDriver(AmiCommands, PbxDriver):
         self.action_timeout = self._client.action_timeout
         self._park_waiters: dict[str, asyncio.Future[str]] = {}  # parked channel's Uniqueid → slot
         self._hold_slots: dict[tuple[str, str], str] = {}  # (extension, call id) → slot (hold by park)
-        self._stream = EventStream(self.name, event_backlog, _now)
-        self._pump_task: asyncio.Task[None] | None = None
-        self._link_up = False
-        self._closed = False
-        self._outage = ""
-        self.reconnects = 0  # successful reconnections
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> AsteriskDriver:
@@ -143,17 +128,12 @@ class AsteriskDriver(AmiCommands, PbxDriver):
     # ================================================================ the connection
 
     @property
-    def connected(self) -> bool:
-        return self._link_up
-
-    @property
     def bad_packets(self) -> int:
         """AMI packets skipped as garbage or oversized since the driver was made (all sessions)."""
         return self._client.bad_packets
 
     async def connect(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
+        self._require_open()
         if self._link_up or self._pump_task is not None:
             return
         await self._client.connect()  # AmiConnectError / AmiLoginFailed pass through as they are
@@ -162,25 +142,11 @@ class AsteriskDriver(AmiCommands, PbxDriver):
         except BaseException:
             await self._client.close()
             raise
-        self._link_up = True
-        self._announce_up()
-        self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name=f"asterisk-pump {self.name}")
+        self._link_established()
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._link_up = False
-        await self._client.close()
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pump_task
-        self._stream.close()
-
-    async def events(self) -> AsyncIterator[PbxEvent]:  # type: ignore[override]
-        async for event in self._stream:
-            yield event
+    async def _shut_down(self) -> None:
+        await self._client.close()  # first: the pump's read loop ends on its own
+        await self._stop_pump()
 
     async def snapshot(self) -> PbxSnapshot:
         self._require_link()
@@ -198,17 +164,8 @@ class AsteriskDriver(AmiCommands, PbxDriver):
         call = self._mapper.calls.get(chan.linkedid)
         return call.ddr if call is not None and chan.direction is Direction.INBOUND else None
 
-    def _require_link(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
-        if not self._link_up:
-            raise NotConnected(f"{self.name}: not connected to the Asterisk manager"
-                               + (f" ({self._outage})" if self._outage else ""))
-
-    def _announce_up(self) -> None:
-        now = _now()
-        self._stream.put(DriverConnected(at=now, pbx=self.name))
-        self._stream.put(DriverResynced(at=now))
+    def _down_message(self) -> str:
+        return f"not connected to the Asterisk manager{self._outage_note()}"
 
     async def _resync(self) -> None:
         """A fresh mapper, filled from DeviceStateList, ExtensionStateList and CoreShowChannels.
@@ -242,9 +199,7 @@ class AsteriskDriver(AmiCommands, PbxDriver):
             except AmiConnectionLost as exc:
                 if self._closed:
                     return
-                self._link_up = False
-                self._outage = exc.reason
-                self._stream.put(DriverDisconnected(at=_now(), reason=exc.reason))
+                self._link_lost(exc.reason)
                 await self._reconnect()
 
     def _settle_parks(self) -> None:
@@ -256,28 +211,25 @@ class AsteriskDriver(AmiCommands, PbxDriver):
                 waiter.set_result(slot)
 
     async def _reconnect(self) -> None:
-        delay = self.reconnect_delay
-        while not self._closed:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.reconnect_max_delay)
-            try:
-                await self._client.connect()
-            except PbxError as exc:
-                self._outage = str(exc)
-                log.warning("%s: reconnect failed: %s", self.name, exc)
-                continue
-            try:
-                await self._resync()
-            except PbxError as exc:
-                self._outage = f"resync failed: {exc}"
-                log.warning("%s: resync after reconnect failed: %s", self.name, exc)
-                await self._client.close()
-                continue
-            self._link_up = True
-            self._outage = ""
-            self.reconnects += 1
-            self._announce_up()
-            return
+        if await self._retry(self._try_reconnect, self.reconnect_delay, self.reconnect_max_delay):
+            self._link_restored()
+
+    async def _try_reconnect(self) -> bool:
+        """One attempt: log in, then resync; a failure is noted as the outage's reason."""
+        try:
+            await self._client.connect()
+        except PbxError as exc:
+            self._outage = str(exc)
+            log.warning("%s: reconnect failed: %s", self.name, exc)
+            return False
+        try:
+            await self._resync()
+        except PbxError as exc:
+            self._outage = f"resync failed: {exc}"
+            log.warning("%s: resync after reconnect failed: %s", self.name, exc)
+            await self._client.close()
+            return False
+        return True
 
 
 def _state_of(chan: Channel) -> CallState:

@@ -36,16 +36,16 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from tui_caa.domain.events import DriverConnected, DriverDisconnected, DriverResynced, PbxEvent, PbxSnapshot
+from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability
-from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
+from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
 from tui_caa.pbx.digitro import protocol as p
 from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
 from tui_caa.pbx.digitro.mapping import DigitroMapper, FieldNames, MalformedEvent
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseEvent, SseParser
-from tui_caa.pbx.event_stream import EventStream
+from tui_caa.pbx.link import LinkedDriver
 from tui_caa.pbx.options.digitro import DigitroOptions
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class _Channel:
     parser: SseParser = field(default_factory=SseParser)
 
 
-class DigitroDriver(PbxDriver):
+class DigitroDriver(LinkedDriver):
     kind = "digitro"
     label = "Dígitro"
     #: PLAY_RECORDING joins these on an instance with EasyCall Record configured
@@ -88,7 +88,7 @@ class DigitroDriver(PbxDriver):
                  ecr: EasyCallRecord | None = None, options: DigitroOptions | None = None,
                  event_backlog: int = EVENT_BACKLOG) -> None:
         opts = options or DigitroOptions()
-        self.name = name or self.label
+        super().__init__(name, event_backlog)
         self.options = opts
         self.account, self.route = account, route
         self._passwords = dict(device_passwords or {})
@@ -102,17 +102,10 @@ class DigitroDriver(PbxDriver):
         if ecr is not None:
             self.capabilities = self.capabilities | {Capability.PLAY_RECORDING}
         self._mapper = self._new_mapper()
-        self._stream = EventStream(self.name, event_backlog, _now)
         self._channel: _Channel | None = None
-        self._pump_task: asyncio.Task[None] | None = None
-        self._link_up = False
-        self._closed = False
-        self._outage = ""
-        self._sleep = asyncio.sleep  # the reconnection's waits (tests watch them)
-        # counters, for `pbx check`, logs and tests
+        # counters, for `pbx check`, logs and tests (and `reconnects`)
         self.malformed_events = 0
         self.unknown_events = 0
-        self.reconnects = 0
         self.renewals = 0
         self.renew_failures = 0
         self.unmonitored: dict[str, str] = {}  # extension → why the PBX refused to monitor it
@@ -157,65 +150,42 @@ class DigitroDriver(PbxDriver):
     # ================================================================ the connection
 
     @property
-    def connected(self) -> bool:
-        return self._link_up
-
-    @property
     def channel_id(self) -> str | None:
         return self._channel.id if self._channel is not None else None
 
     async def connect(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
+        self._require_open()
         if self._pump_task is not None:
             return
         await self._open()
-        self._link_up = True
-        self._announce_up()
-        self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name=f"digitro-pump {self.name}")
+        self._link_established()
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._link_up = False
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pump_task
+    async def _shut_down(self) -> None:
+        await self._stop_pump()
         await self._close_channel()
         await self._http.close()
         if self._ecr is not None:
             await self._ecr.close()
-        self._stream.close()
 
     async def check(self) -> list[str]:
         """The sellers' extensions Dígitro refused to monitor (a wrong extension password, usually)."""
         return [f"extension {extension} is not monitored: {why}" for extension, why in sorted(self.unmonitored.items())]
 
-    async def events(self) -> AsyncIterator[PbxEvent]:  # type: ignore[override]
-        async for event in self._stream:
-            yield event
-
     async def snapshot(self) -> PbxSnapshot:
-        self._require_link()
+        self._require_channel()
         return PbxSnapshot(at=_now(), extensions=dict(self._mapper.extensions), calls=self._mapper.active_calls())
 
-    def _require_link(self) -> _Channel:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
-        if not self._link_up or self._channel is None:
-            raise NotConnected(f"{self.name}: the Dígitro event channel is down"
-                               + (f" ({self._outage})" if self._outage else "") + "; reconnecting")
+    def _require_channel(self) -> _Channel:
+        self._require_link()
+        if self._channel is None:  # between two channels
+            raise NotConnected(f"{self.name}: {self._down_message()}")
         return self._channel
+
+    def _down_message(self) -> str:
+        return f"the Dígitro event channel is down{self._outage_note()}; reconnecting"
 
     def _new_mapper(self) -> DigitroMapper:
         return DigitroMapper(self.event_names, self._fields, _now)
-
-    def _announce_up(self) -> None:
-        now = _now()
-        self._stream.put(DriverConnected(at=now, pbx=self.name))
-        self._stream.put(DriverResynced(at=now))
 
     # ---- opening a channel: open, subscribe the devices, resync ----
 
@@ -308,10 +278,8 @@ class DigitroDriver(PbxDriver):
             reason = await self._serve(channel) if channel is not None else "no event channel"
             if self._closed:
                 return
-            self._link_up = False
-            self._outage = reason
             log.warning("%s: event channel lost: %s", self.name, reason)
-            self._stream.put(DriverDisconnected(at=_now(), reason=reason))
+            self._link_lost(reason)
             await self._close_channel()
             await self._reconnect()
 
@@ -364,24 +332,22 @@ class DigitroDriver(PbxDriver):
                 log.warning("%s: channel renewal failed: %s", self.name, exc)
 
     async def _reconnect(self) -> None:
-        delay = self.options.reconnect_delay
-        while not self._closed:
-            await self._sleep(delay)
-            delay = min(delay * 2, self.options.reconnect_max_delay)
-            try:
-                await self._open()
-            except PbxError as exc:
-                self._outage = str(exc)
-                log.warning("%s: reopening the event channel failed: %s", self.name, exc)
-                continue
-            except Exception as exc:  # never let the pump die
-                self._outage = f"reopening the event channel failed: {exc!r}"
-                log.exception("%s: reopening the event channel failed", self.name)
-                continue
-            self._link_up = True
-            self.reconnects += 1
-            self._announce_up()
-            return
+        if await self._retry(self._try_reconnect, self.options.reconnect_delay, self.options.reconnect_max_delay):
+            self._link_restored()
+
+    async def _try_reconnect(self) -> bool:
+        """One attempt to reopen the channel (subscribe, resync); a failure is noted as the outage's reason."""
+        try:
+            await self._open()
+        except PbxError as exc:
+            self._outage = str(exc)
+            log.warning("%s: reopening the event channel failed: %s", self.name, exc)
+            return False
+        except Exception as exc:  # never let the pump die
+            self._outage = f"reopening the event channel failed: {exc!r}"
+            log.exception("%s: reopening the event channel failed", self.name)
+            return False
+        return True
 
     # ---- events ----
 
@@ -425,7 +391,7 @@ class DigitroDriver(PbxDriver):
         return await self._http.post(self._path(channel, operation), body, what)
 
     async def _command(self, operation: str, body: dict[str, Any], what: str) -> dict[str, Any]:
-        channel = self._require_link()
+        channel = self._require_channel()
         return await self._post(channel, operation, body, what)
 
     async def _call_command(self, operation: str, extension: str, call_id: str, what: str,
@@ -519,7 +485,7 @@ class DigitroDriver(PbxDriver):
                               "ecr_address, ecr_port and ecr_user", field="ecr_address")
         if not isinstance(number, str) or not _NUMBER.match(number):
             raise PbxError(f"'{number}' is not a number {self.label} can call", field="number")
-        self._require_link()
+        self._require_channel()
         return await self._ecr.play(recording_ref, number)
 
     async def find_recordings(self, call_id: str) -> list[Recording]:

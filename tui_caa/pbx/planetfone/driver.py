@@ -34,22 +34,20 @@ Assumptions (not public; each is a `[pbx.planetfone]` setting, see README):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
-from tui_caa.domain.events import DriverConnected, DriverDisconnected, DriverResynced, PbxEvent, PbxSnapshot
+from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
-from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
-from tui_caa.pbx.event_stream import EventStream
+from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
+from tui_caa.pbx.link import LinkedDriver
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of
 from tui_caa.pbx.planetfone.results import check as check_result
@@ -84,7 +82,7 @@ def service_url(address: str, port: int | None, path: str) -> str:
     return f"http://{host}:{port or DEFAULT_PORT}{path}"
 
 
-class PlanetfoneDriver(PbxDriver):
+class PlanetfoneDriver(LinkedDriver):
     kind = "planetfone"
     label = "Planetfone"
     capabilities = frozenset({
@@ -96,7 +94,7 @@ class PlanetfoneDriver(PbxDriver):
                  options: PlanetfoneOptions | None = None, event_backlog: int = EVENT_BACKLOG) -> None:
         self.options = options or PlanetfoneOptions()
         opts = self.options
-        self.name = name or self.label
+        super().__init__(name, event_backlog)
         self.url = url
         self.soap = SoapClient(url, timeout=opts.request_timeout, connect_timeout=opts.connect_timeout)
         self.cdr = cdr
@@ -105,16 +103,10 @@ class PlanetfoneDriver(PbxDriver):
             ringing_states=frozenset(opts.ringing_states), dialing_states=frozenset(opts.dialing_states),
             held_contexts=frozenset(opts.held_contexts), park_context=opts.park_context)
         self._tracker = Tracker()
-        self._stream = EventStream(self.name, event_backlog, _now)
-        self._pump_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one poll (or park) at a time: the tracker is never half-updated
-        self._link_up = False
-        self._closed = False
-        self._outage = ""
         self._cdr_since: datetime | None = None
         self._last_sweep = 0.0
         self.mysql_problem: str | None = None
-        self.reconnects = 0
         self.polls = 0
         self.poll_failures = 0
 
@@ -143,15 +135,10 @@ class PlanetfoneDriver(PbxDriver):
 
     # ================================================================ the connection
 
-    @property
-    def connected(self) -> bool:
-        return self._link_up
-
     async def connect(self) -> None:
         """Polls once (the SOAP service must answer); the MySQL is checked too, but a MySQL problem
         only disables history and the CDR's help (logged, and reported by `check()`)."""
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
+        self._require_open()
         if self._link_up or self._pump_task is not None:
             return
         try:
@@ -166,9 +153,7 @@ class PlanetfoneDriver(PbxDriver):
                 self.mysql_problem = str(exc)
                 log.warning("%s: %s; call history and the CDR's DDR are unavailable until it answers", self.name, exc)
         self._cdr_since = _now()
-        self._link_up = True
-        self._announce_up()
-        self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name=f"planetfone-pump {self.name}")
+        self._link_established()
 
     async def check(self) -> list[str]:
         """What `tui-caa pbx check` reports: one line per failing part, empty when both answer."""
@@ -187,39 +172,18 @@ class PlanetfoneDriver(PbxDriver):
                 problems.append(str(exc))
         return problems
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._link_up = False
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pump_task
+    async def _shut_down(self) -> None:
+        await self._stop_pump()
         await self.soap.close()
         if self.cdr is not None:
             await self.cdr.close()
-        self._stream.close()
-
-    async def events(self) -> AsyncIterator[PbxEvent]:  # type: ignore[override]
-        async for event in self._stream:
-            yield event
 
     async def snapshot(self) -> PbxSnapshot:
         self._require_link()
         return PbxSnapshot(at=_now(), extensions=dict(self._tracker.extensions), calls=self._tracker.active_calls())
 
-    def _require_link(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
-        if not self._link_up:
-            raise NotConnected(f"{self.name}: not connected to the Planetfone SOAP service at {self.url}"
-                               + (f" ({self._outage})" if self._outage else ""))
-
-    def _announce_up(self) -> None:
-        now = _now()
-        self._stream.put(DriverConnected(at=now, pbx=self.name))
-        self._stream.put(DriverResynced(at=now))
+    def _down_message(self) -> str:
+        return f"not connected to the Planetfone SOAP service at {self.url}{self._outage_note()}"
 
     # ================================================================ polling
 
@@ -337,33 +301,28 @@ class PlanetfoneDriver(PbxDriver):
                 if self._closed:
                     return
                 self.poll_failures += 1
-                self._link_up = False
-                self._outage = str(exc)
                 log.warning("%s: link down: %s", self.name, exc)
-                self._stream.put(DriverDisconnected(at=_now(), reason=str(exc)))
+                self._link_lost(str(exc))
                 await self._reconnect()
             except Exception:  # a bug must not stop the pump: log it, count it, go on polling
                 self.poll_failures += 1
                 log.exception("%s: poll failed unexpectedly", self.name)
 
     async def _reconnect(self) -> None:
-        delay = self.options.reconnect_delay
-        while not self._closed:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.options.reconnect_max_delay)
-            try:
-                await self._resync()
-            except PbxError as exc:
-                self._outage = str(exc)
-                log.info("%s: reconnect failed: %s", self.name, exc)
-                continue
-            self._link_up = True
-            self._outage = ""
-            self.reconnects += 1
-            self._announce_up()
+        if await self._retry(self._try_reconnect, self.options.reconnect_delay, self.options.reconnect_max_delay):
+            self._link_restored()
             async with self._lock:
                 await self._sweep(force=True)  # calls that began and ended while we were away
-            return
+
+    async def _try_reconnect(self) -> bool:
+        """One attempt: a resync (a full poll); a failure is noted as the outage's reason."""
+        try:
+            await self._resync()
+        except PbxError as exc:
+            self._outage = str(exc)
+            log.info("%s: reconnect failed: %s", self.name, exc)
+            return False
+        return True
 
     # ================================================================ history
 

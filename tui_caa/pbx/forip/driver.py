@@ -31,27 +31,20 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import SecretStr, ValidationError
 
-from tui_caa.domain.events import (
-    DriverConnected,
-    DriverDisconnected,
-    DriverResynced,
-    PbxEvent,
-    PbxSnapshot,
-)
+from tui_caa.domain.events import DriverConnected, DriverDisconnected, DriverResynced, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
-from tui_caa.pbx.event_stream import EventStream
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
+from tui_caa.pbx.link import LinkedDriver
 from tui_caa.pbx.options.forip import ForipOptions
 
 log = logging.getLogger(__name__)
@@ -66,7 +59,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class ForipDriver(PbxDriver):
+class ForipDriver(LinkedDriver):
     kind = "forip"
     label = "ForIP"
     capabilities = frozenset({Capability.DIAL})  # per instance: plus the AMI driver's, when configured
@@ -75,7 +68,7 @@ class ForipDriver(PbxDriver):
                  name: str | None = None, host: str = "127.0.0.1", ami: PbxDriver | None = None,
                  event_backlog: int = EVENT_BACKLOG) -> None:
         self.options = options or ForipOptions()
-        self.name = name or self.label
+        super().__init__(name, event_backlog)
         self.api = ForipApi(base_url, email, password, timeout=self.options.request_timeout,
                             key_error_pattern=self.options.key_error_pattern, label=self.label)
         self.tickets = _ticket_store(self.options, host, self.label)
@@ -87,14 +80,12 @@ class ForipDriver(PbxDriver):
         self._dials = (DialTracker(self.options.dial_outcome_timeout)
                        if self._ami is None and self.tickets is not None else None)
         self._dials_wake = asyncio.Event()
-        self._stream = EventStream(self.name, event_backlog, _now)
+        # the link is up when every part is (see `connected`; LinkedDriver's `_link_up` is not used here)
         self._parts: dict[str, bool] = {API: False, **({AMI: False} if self._ami else {})}
         self._reasons: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        self._closed = False
-        self.reconnects = 0
         self.dials = 0  # disca_crm requests sent (each at most once)
 
     @classmethod
@@ -143,8 +134,7 @@ class ForipDriver(PbxDriver):
         return counts
 
     async def connect(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
+        self._require_open()
         if self._started:
             return
         await self.api.login()  # ApiDown / ApiRefused pass through with their clear message
@@ -161,10 +151,7 @@ class ForipDriver(PbxDriver):
         if self._dials is not None:
             self._tasks.append(loop.create_task(self._watch_dials(), name=f"forip-dials {self.name}"))
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def _shut_down(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -173,11 +160,6 @@ class ForipDriver(PbxDriver):
         await self.api.close()
         if self.tickets is not None:
             await self.tickets.close()
-        self._stream.close()
-
-    async def events(self) -> AsyncIterator[PbxEvent]:  # type: ignore[override]
-        async for event in self._stream:
-            yield event
 
     async def snapshot(self) -> PbxSnapshot:
         self._require_link()
@@ -186,14 +168,11 @@ class ForipDriver(PbxDriver):
         # the CRM API tells nothing about extensions or calls: only the dials still waiting for a ticket
         return PbxSnapshot(at=_now(), calls=self._dials.active_calls() if self._dials is not None else ())
 
-    def _require_link(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
+    def _down_message(self) -> str:
         if not self._started:
-            raise NotConnected(f"{self.name}: not connected to ForIP (call connect() first)")
+            return "not connected to ForIP (call connect() first)"
         down = [f"{part}: {self._reasons.get(part, 'down')}" for part, up in self._parts.items() if not up]
-        if down:
-            raise NotConnected(f"{self.name}: the link to ForIP is down ({'; '.join(down)})")
+        return f"the link to ForIP is down ({'; '.join(down)})"
 
     # ---- link state: up when every part is ----
 
@@ -203,7 +182,7 @@ class ForipDriver(PbxDriver):
         self._reasons[part] = reason
         if was_up:
             log.warning("%s: %s down: %s", self.name, part, reason)
-            self._stream.put(DriverDisconnected(at=_now(), reason=f"{self.label} {part}: {reason}"))
+            self._announce_down(f"{self.label} {part}: {reason}")
         if part == API:
             self._wake.set()
 
@@ -215,37 +194,37 @@ class ForipDriver(PbxDriver):
             self.reconnects += 1
             self._announce_up()
 
-    def _announce_up(self) -> None:
-        now = _now()
-        self._stream.put(DriverConnected(at=now, pbx=self.name))
-        self._stream.put(DriverResynced(at=now))
-
     async def _watch_api(self) -> None:
         """Probes the API while it is up; logs in again with backoff while it is down."""
         opts = self.options
-        delay = opts.reconnect_delay
         while not self._closed:
             if self._parts[API]:
-                delay = opts.reconnect_delay
-                self._wake.clear()
-                timeout = opts.probe_interval or None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                if self._parts[API] and opts.probe_interval:
-                    try:
-                        await self.api.probe()
-                    except ApiDown as exc:
-                        self._part_down(API, str(exc))
-                continue
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, opts.reconnect_max_delay)
+                await self._probe_api()
+            elif await self._retry(self._try_login, opts.reconnect_delay, opts.reconnect_max_delay):
+                self._part_up(API)
+
+    async def _probe_api(self) -> None:
+        """Waits `probe_interval` (or a wake-up), then probes the API if it still seems up."""
+        opts = self.options
+        self._wake.clear()
+        timeout = opts.probe_interval or None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        if self._parts[API] and opts.probe_interval:
             try:
-                await self.api.login()
-            except PbxError as exc:
-                self._reasons[API] = str(exc)
-                log.warning("%s: CRM API still down: %s", self.name, exc)
-                continue
-            self._part_up(API)
+                await self.api.probe()
+            except ApiDown as exc:
+                self._part_down(API, str(exc))
+
+    async def _try_login(self) -> bool:
+        """One attempt to log in to the CRM API again; a failure is noted as the API's reason."""
+        try:
+            await self.api.login()
+        except PbxError as exc:
+            self._reasons[API] = str(exc)
+            log.warning("%s: CRM API still down: %s", self.name, exc)
+            return False
+        return True
 
     async def _forward_ami(self) -> None:
         """The AMI driver's events, its link events folded into ours."""
@@ -336,8 +315,7 @@ class ForipDriver(PbxDriver):
                 await asyncio.wait_for(self._dials_wake.wait(), min(waits) if waits else None)
 
     def _require_api(self) -> None:
-        if self._closed:
-            raise NotConnected(f"{self.name}: the driver is closed")
+        self._require_open()
         if not self._started or not self._parts[API]:
             raise NotConnected(f"{self.name}: ForIP's CRM API is down ({self._reasons.get(API, 'not connected')})")
 

@@ -228,9 +228,22 @@ class SimAmi:
     async def start(self) -> SimAmi:
         await self.sim.connect()
         self._spawn(self._drain())
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self.listen()
         return self
+
+    async def listen(self) -> None:
+        """Accepts AMI connections (again, on the same port after `stop_listening`)."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop_listening(self) -> None:
+        """The manager goes away: no new connections, every open one reset; the calls go on."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        self.drop_all()
+        if server is not None:
+            await server.wait_closed()
 
     async def stop(self) -> None:
         for session in list(self._sessions):

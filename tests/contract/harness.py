@@ -8,11 +8,17 @@ suite never needs to know how the vendor numbers its calls.
 
 Every harness has the extensions 1001, 1002 and 1003 registered, and `recording_ref` names a
 recording the PBX can play.
+
+A harness can also cut the link between the driver and the PBX (`cut_link`: the vendor server stops
+listening and drops its connections, while the PBX itself goes on ringing and ending calls) and
+restore it (`restore_link`: the server listens again on the same port). `make(tmp_path,
+connected=False)` yields the rig with the driver never connected, for "the PBX is down when the
+gateway starts": cut the link, hand the driver to a gateway, restore the link.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Protocol
@@ -23,8 +29,11 @@ EXTENSIONS = ("1001", "1002", "1003")
 
 
 class Harness(Protocol):
-    driver: PbxDriver  # connected; nobody has read its events() yet
+    driver: PbxDriver  # connected (unless made with connected=False); nobody has read its events() yet
     recording_ref: str
+    #: why a call that starts and ends while the link is down can never be known to the driver (the
+    #: family's limit), or None when the driver learns it once the link is back (a CDR, tickets…)
+    unseen_in_outage: str | None
 
     async def ring(self, extension: str, number: str, ddr: str) -> None:
         """A customer at `number` dials the DDR `ddr`, and the PBX rings `extension`."""
@@ -42,7 +51,19 @@ class Harness(Protocol):
         """Whether the PBX is ringing `extension` right now (what the phone on the desk shows);
         a coroutine function is fine too."""
 
+    async def cut_link(self) -> None:
+        """The PBX becomes unreachable from the driver: its server stops listening and drops every
+        open connection. The PBX's calls go on (`ring`, `pick_up`, `remote_hangup` still work)."""
 
-#: a family's rig: `async with make(tmp_path) as harness: …`
-HarnessFactory = Callable[[Path], AbstractAsyncContextManager[Harness]]
+    async def restore_link(self) -> None:
+        """The PBX's server listens again, on the same port; the driver reconnects by itself."""
+
+
+class HarnessFactory(Protocol):
+    """A family's rig: `async with make(tmp_path) as harness: …` (`connected=False`: the driver is
+    built but not connected)."""
+
+    def __call__(self, tmp_path: Path, *, connected: bool = True) -> AbstractAsyncContextManager[Harness]: ...
+
+
 HarnessIterator = AsyncIterator[Harness]

@@ -9,13 +9,29 @@ from pathlib import Path
 
 from tests.contract.harness import EXTENSIONS
 from tui_caa.domain.telephony import CallState
+from tui_caa.pbx.base import NotConnected
 from tui_caa.pbx.sim import SimScenario, SimulatorDriver
 
 RECORDING = "rec-contract-0001"
 
 
+class _Simulator(SimulatorDriver):
+    """The simulator, which can also be off before it ever connected (the PBX down at start):
+    `SimulatorDriver.drop_link` needs a link that was up once."""
+
+    off = False
+
+    async def connect(self) -> None:
+        if self.off:
+            raise NotConnected("the PBX is off (simulator harness)")
+        await super().connect()
+
+
 class SimulatorHarness:
-    def __init__(self, driver: SimulatorDriver) -> None:
+    unseen_in_outage = ("the simulator replays nothing of an outage (SimulatorDriver.drop_link: no event reaches "
+                        "the gateway while the link is down) and its snapshot() holds live calls only")
+
+    def __init__(self, driver: _Simulator) -> None:
         self.driver = driver
         self.recording_ref = RECORDING
 
@@ -23,24 +39,45 @@ class SimulatorHarness:
         await self.driver.ring(extension, number, ddr=ddr)
 
     async def pick_up(self, extension: str) -> None:
-        await self.driver.answer(extension, await self._call_at(extension, CallState.RINGING))
+        await self.driver.answer(extension, self._call_at(extension, CallState.RINGING))
 
     async def remote_answer(self, extension: str) -> None:
-        await self.driver.remote_answer(await self._call_at(extension, CallState.DIALING))
+        await self.driver.remote_answer(self._call_at(extension, CallState.DIALING))
 
     async def remote_hangup(self, extension: str) -> None:
-        await self.driver.remote_hangup(await self._call_at(extension))
+        await self.driver.remote_hangup(self._call_at(extension))
 
-    async def ringing(self, extension: str) -> bool:
-        snapshot = await self.driver.snapshot()
-        return any(call.extension == extension and call.state is CallState.RINGING for call in snapshot.calls)
+    def ringing(self, extension: str) -> bool:
+        return bool(self._calls_at(extension, CallState.RINGING))
 
-    async def _call_at(self, extension: str, state: CallState | None = None) -> str:
-        snapshot = await self.driver.snapshot()
-        for call in snapshot.calls:
-            if call.extension == extension and (state is None or call.state is state):
-                return call.call_id
-        raise AssertionError(f"no {state.value if state else ''} call at extension {extension}: {snapshot.calls}")
+    async def cut_link(self) -> None:
+        if self.driver._started:  # test rig: connect() succeeded once
+            await self.driver.drop_link("the simulated PBX link is cut (harness)")
+        else:
+            self.driver.off = True
+
+    async def restore_link(self) -> None:
+        if self.driver.off:
+            self.driver.off = False
+        else:
+            await self.driver.restore_link()
+
+    def _calls_at(self, extension: str, state: CallState | None = None) -> list[str]:
+        """The simulator's own view, which needs no link (the harness acts during outages too)."""
+        found = []
+        for call_id in list(self.driver._calls):  # test rig: the simulator's bookkeeping is the truth
+            view = self.driver.call(call_id)
+            leg = view.legs.get(extension) if view is not None else None
+            if leg is not None and (state is None or leg is state):
+                found.append(call_id)
+        return found
+
+    def _call_at(self, extension: str, state: CallState | None = None) -> str:
+        calls = self._calls_at(extension, state)
+        if not calls:
+            raise AssertionError(f"no {state.value + ' ' if state else ''}call at extension {extension} "
+                                 "in the simulator")
+        return calls[0]
 
 
 def scenario() -> SimScenario:
@@ -48,9 +85,10 @@ def scenario() -> SimScenario:
 
 
 @asynccontextmanager
-async def make(tmp_path: Path) -> AsyncIterator[SimulatorHarness]:
-    driver = SimulatorDriver(scenario(), id_prefix="contract-")
-    await driver.connect()
+async def make(tmp_path: Path, *, connected: bool = True) -> AsyncIterator[SimulatorHarness]:
+    driver = _Simulator(scenario(), id_prefix="contract-")
+    if connected:
+        await driver.connect()
     try:
         yield SimulatorHarness(driver)
     finally:

@@ -43,6 +43,9 @@ def make_driver(fake: FakeDigitro, *, api_key: str = API_KEY, ecr: bool = True,
 
 
 class DigitroHarness:
+    unseen_in_outage = ("Dígitro's API resyncs from each device's live state (the state query) and offers no call "
+                        "history: a call that began and ended during the outage is never reported")
+
     def __init__(self, fake: FakeDigitro, driver: DigitroDriver) -> None:
         self.fake = fake
         self.driver = driver
@@ -64,13 +67,20 @@ class DigitroHarness:
         snapshot = await self.fake.sim.snapshot()
         return any(c.extension == extension and c.state is CallState.RINGING for c in snapshot.calls)
 
+    async def cut_link(self) -> None:
+        await self.fake.stop_listening()  # the API and the ECR, channels reset; the calls go on
+
+    async def restore_link(self) -> None:
+        await self.fake.start(self.fake.port, self.fake.ecr_port)
+
 
 @asynccontextmanager
-async def make(tmp_path: Path) -> AsyncIterator[DigitroHarness]:
+async def make(tmp_path: Path, *, connected: bool = True) -> AsyncIterator[DigitroHarness]:
     fake = await FakeDigitro().start()
     driver = make_driver(fake)
     try:
-        await driver.connect()
+        if connected:
+            await driver.connect()
         yield DigitroHarness(fake, driver)
     finally:
         await driver.close()

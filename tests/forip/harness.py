@@ -33,6 +33,10 @@ AMI_USER, AMI_SECRET = "ctiuser", "lab-secret"
 
 
 class ForipHarness:
+    unseen_in_outage = ("ForIP with AMI learns calls from the AMI's live channels only: its call tickets (PostgreSQL) "
+                        "are read for history and, without AMI, for dial outcomes, never to report a call that "
+                        "began and ended during an outage")
+
     def __init__(self, sim_ami: SimAmi, fake: FakeForip, driver: ForipDriver) -> None:
         self.sim_ami = sim_ami
         self.fake = fake
@@ -57,6 +61,15 @@ class ForipHarness:
 
     def ringing(self, extension: str) -> bool:
         return self.sim_ami.ringing(extension)  # a channel of that phone in state Ringing
+
+    async def cut_link(self) -> None:
+        """Both doors of the PBX close: the CRM API and the AMI."""
+        await self.fake.stop()
+        await self.sim_ami.stop_listening()
+
+    async def restore_link(self) -> None:
+        await self.sim_ami.listen()
+        await self.fake.start()  # on the same port
 
     async def _call_at(self, extension: str, state: CallState | None = None) -> str:
         snapshot = await self.sim.snapshot()
@@ -85,14 +98,15 @@ def make_driver(sim_ami: SimAmi, fake: FakeForip, **options: object) -> ForipDri
 
 
 @asynccontextmanager
-async def make(tmp_path: Path) -> AsyncIterator[ForipHarness]:
+async def make(tmp_path: Path, *, connected: bool = True) -> AsyncIterator[ForipHarness]:
     sim_ami = await SimAmi(username=AMI_USER, secret=AMI_SECRET, recording_ref=PLAYBACK_MEDIA).start()
     fake = FakeForip.on_sim_ami(sim_ami)
     driver: ForipDriver | None = None
     try:
         await fake.start()
         driver = make_driver(sim_ami, fake)
-        await driver.connect()
+        if connected:
+            await driver.connect()
         yield ForipHarness(sim_ami, fake, driver)
     finally:
         if driver is not None:

@@ -61,6 +61,10 @@ class PlanetfoneHarness:
 
     def __init__(self, fake: FakePlanetfone, driver: PlanetfoneDriver) -> None:
         self.fake, self.driver = fake, driver
+        # the driver's CDR sweep reports the calls of an outage once the link is back
+        self.unseen_in_outage = None if driver.cdr is not None else (
+            f"without the PBX's CDR table (MariaDB: set {MYSQL_ENV}, as .ci/mariadb.sh does) Planetfone's SOAP "
+            "service only shows live channels (CanaisAtivos)")
 
     def _calls(self, extension: str, *states: CallState) -> list[str]:
         return [leg.call_id for leg in _sim_calls(self.fake) if leg.extension == extension
@@ -87,6 +91,12 @@ class PlanetfoneHarness:
     def ringing(self, extension: str) -> bool:
         return bool(self._calls(extension, CallState.RINGING))
 
+    async def cut_link(self) -> None:
+        await self.fake.stop()  # the SOAP service; the PBX's calls and its CDR go on
+
+    async def restore_link(self) -> None:
+        await self.fake.start()  # on the same port
+
 
 def _sim_calls(fake: FakePlanetfone) -> list[_Leg]:
     """Every leg the simulator holds now, as ActiveCall-like rows (call_id, extension, state)."""
@@ -109,11 +119,12 @@ class _Leg:
 
 
 @asynccontextmanager
-async def make(tmp_path: Path) -> AsyncIterator[PlanetfoneHarness]:
+async def make(tmp_path: Path, *, connected: bool = True) -> AsyncIterator[PlanetfoneHarness]:
     fake = await new_fake().start()
     driver = make_driver(fake)
     try:
-        await driver.connect()
+        if connected:
+            await driver.connect()
         yield PlanetfoneHarness(fake, driver)
     finally:
         await driver.close()

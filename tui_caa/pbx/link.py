@@ -19,6 +19,9 @@ from tui_caa.domain.events import DriverConnected, DriverDisconnected, DriverRes
 from tui_caa.pbx.base import NotConnected, PbxDriver
 from tui_caa.pbx.event_stream import EventStream
 
+#: unread events a driver keeps for its reader before it drops them for a forced resync
+EVENT_BACKLOG = 100_000
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -35,7 +38,7 @@ def backoff(first: float, most: float) -> Iterator[float]:
 class LinkedDriver(PbxDriver):
     """A driver whose `connect()` brings a link up, and whose pump task keeps it up until `close()`."""
 
-    def __init__(self, name: str | None, event_backlog: int) -> None:
+    def __init__(self, name: str | None, event_backlog: int = EVENT_BACKLOG) -> None:
         self.name = name or self.label
         self._stream = EventStream(self.name, event_backlog, _now)
         self._pump_task: asyncio.Task[None] | None = None

@@ -35,13 +35,12 @@ from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
 from tui_caa.pbx.base import PbxError
-from tui_caa.pbx.link import LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
 from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5038
-EVENT_BACKLOG = 100_000
 #: what every Asterisk does through core AMI
 BASE_CAPABILITIES = frozenset({Capability.DIAL, Capability.HANGUP, Capability.BLIND_TRANSFER,
                                Capability.DTMF, Capability.PLAY_RECORDING})

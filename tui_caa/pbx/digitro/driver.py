@@ -45,12 +45,11 @@ from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
 from tui_caa.pbx.digitro.mapping import DigitroMapper, FieldNames, MalformedEvent
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseEvent, SseParser
-from tui_caa.pbx.link import LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
 from tui_caa.pbx.options.digitro import DigitroOptions
 
 log = logging.getLogger(__name__)
 
-EVENT_BACKLOG = 100_000
 _EXTENSION = re.compile(r"^\d{2,8}$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 _DTMF = re.compile(r"^[0-9*#A-Da-d]{1,32}$")

@@ -44,12 +44,11 @@ from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
-from tui_caa.pbx.link import LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
 from tui_caa.pbx.options.forip import ForipOptions
 
 log = logging.getLogger(__name__)
 
-EVENT_BACKLOG = 100_000
 _EXTENSION = re.compile(r"^\d{2,8}$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 API, AMI = "CRM API", "AMI"

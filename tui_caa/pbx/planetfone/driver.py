@@ -47,7 +47,7 @@ from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
 from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
-from tui_caa.pbx.link import LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of
 from tui_caa.pbx.planetfone.results import check as check_result
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3080
 DEFAULT_MYSQL_PORT = 3306
-EVENT_BACKLOG = 100_000
 MYSQL_RETRY = 30.0  # seconds between sweeps while the MySQL fails (the polls skip it meanwhile)
 _EXTENSION = re.compile(r"^\d{2,8}$")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")

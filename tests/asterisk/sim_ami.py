@@ -210,6 +210,7 @@ class SimAmi:
         self.actions: list[Packet] = []  # every action received (Login included)
         self.port = 0
         self._server: asyncio.Server | None = None
+        self._listening = False
         self._sessions: list[_Session] = []
         self._held_output: list[bytes] | None = None  # while an action runs: its events wait for its reply
         self._calls: dict[str, AmiCall] = {}  # simulator call id → call
@@ -233,11 +234,13 @@ class SimAmi:
 
     async def listen(self) -> None:
         """Accepts AMI connections (again, on the same port after `stop_listening`)."""
+        self._listening = True
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop_listening(self) -> None:
         """The manager goes away: no new connections, every open one reset; the calls go on."""
+        self._listening = False
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -246,6 +249,7 @@ class SimAmi:
             await server.wait_closed()
 
     async def stop(self) -> None:
+        self._listening = False
         for session in list(self._sessions):
             with contextlib.suppress(Exception):
                 session.writer.transport.abort()
@@ -296,6 +300,9 @@ class SimAmi:
     # ================================================================ the AMI sessions
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._listening:  # accepted just before the service stopped: drop it like the others
+            writer.transport.abort()
+            return
         session = _Session(writer)
         self._sessions.append(session)
         parser = PacketReader(expect_banner=False)

@@ -30,6 +30,7 @@ from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.principal import Principal, Reconnecting, Role
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
+from tui_caa.pbx.base import PbxError
 from tui_caa.phones import DialRules
 
 CUSTOMER = "51999887766"  # the caller ID / the number the agent dials
@@ -157,6 +158,10 @@ class Rig:
         (the gateway resyncs before it says connected, so that picture comes after the driver's
         connected and resynced)."""
         await self.harness.restore_link()
+        return await self.resynced(mark)
+
+    async def resynced(self, mark: int) -> StateSnapshot:
+        """The resynced picture the console got since `mark`, with the link connected."""
         def resynced() -> StateSnapshot | None:
             return next((m for m in self.console.seen[mark:] if isinstance(m, StateSnapshot)
                          and m.link is LinkState.CONNECTED), None)
@@ -315,5 +320,53 @@ async def test_the_gateway_starts_with_the_pbx_down_and_connects_when_it_comes_u
     await rig.restore(0)
     assert rig.gateway.link is LinkState.CONNECTED
     call_id = await rig.inbound_answered()
+    await rig.harness.remote_hangup(AGENT)
+    _check(await rig.record_of(call_id), call_id, Direction.INBOUND)
+
+
+# ---- d. the link drops again while the gateway resyncs -------------------------------------------
+
+_CLOSES_ITS_DRIVER = (
+    "Gateway._drive: when the resync's snapshot() fails (the link flapped between the driver's DriverResynced and "
+    "the gateway's snapshot()), it closes the driver and then calls connect() on it again, which every driver "
+    "refuses once closed ('the driver is closed'): the link stays down for good")
+
+
+@pytest.mark.xfail(reason=_CLOSES_ITS_DRIVER, strict=True)
+async def test_a_link_lost_again_during_the_resync_still_comes_back(rig: Rig):
+    call_id = await rig.inbound_answered()
+    mark = await rig.cut()
+    driver = rig.gateway.driver
+    original = driver.snapshot
+    restored = asyncio.Event()  # the harness is done restoring (a driver may reconnect before it returns)
+    flapped = asyncio.Event()
+
+    async def flapping() -> Any:
+        """The gateway's snapshot after the driver resynced: the link is lost again right then."""
+        driver.snapshot = original  # type: ignore[method-assign]  # once
+        await restored.wait()
+        await rig.harness.cut_link()
+
+        async def refused() -> PbxError | None:
+            try:
+                await original()
+            except PbxError as exc:
+                return exc
+            return None
+        lost = await until(refused, "the driver noticed the link lost again")
+        flapped.set()
+        raise lost
+
+    driver.snapshot = flapping  # type: ignore[method-assign]
+    await rig.harness.restore_link()
+    restored.set()
+    await asyncio.wait_for(flapped.wait(), WAIT)  # the gateway resynced, and the link flapped right then
+    await rig.harness.restore_link()
+    # connected again; or stuck for good on a driver the gateway closed itself (fail at once)
+    await until(lambda: rig.gateway.link is LinkState.CONNECTED or rig.gateway.link_reason.endswith("is closed"),
+                "the gateway connected again")
+    assert rig.gateway.link is LinkState.CONNECTED, rig.gateway.link_reason
+    picture = await rig.resynced(mark)
+    assert [c.call_id for c in picture.pbx.calls if c.extension == AGENT] == [call_id], picture.pbx.calls
     await rig.harness.remote_hangup(AGENT)
     _check(await rig.record_of(call_id), call_id, Direction.INBOUND)

@@ -105,6 +105,7 @@ class FakeDigitro:
         self._seq = 0
         self._next_channel = 0
         self._servers: list[asyncio.Server] = []
+        self._listening = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._pump: asyncio.Task[None] | None = None
@@ -115,6 +116,7 @@ class FakeDigitro:
         if self._pump is None:
             await self.sim.connect()
             self._pump = asyncio.get_running_loop().create_task(self._relay())
+        self._listening = True
         api = await asyncio.start_server(lambda r, w: self._handle(r, w, ecr=False), "127.0.0.1", port,
                                          reuse_address=True)
         ecr = await asyncio.start_server(lambda r, w: self._handle(r, w, ecr=True), "127.0.0.1", ecr_port,
@@ -126,6 +128,7 @@ class FakeDigitro:
 
     async def stop_listening(self) -> None:
         """The PBX goes down: no new connections, every open one reset."""
+        self._listening = False
         for server in self._servers:
             server.close()
         for channel in self.channels.values():
@@ -247,6 +250,9 @@ class FakeDigitro:
     # ---- HTTP/1.1 ------------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, ecr: bool) -> None:
+        if not self._listening:  # accepted just before the service stopped: drop it like the others
+            writer.transport.abort()
+            return
         self._writers.add(writer)
         task = asyncio.current_task()
         assert task is not None

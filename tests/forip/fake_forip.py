@@ -93,6 +93,7 @@ class FakeForip:
         # the Linkedid a ticket gets, from the simulator's call id and the extension
         self.linked_id_of: Callable[[str, str], str] = lambda call_id, extension: call_id
         self._server: asyncio.AbstractServer | None = None
+        self._listening = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._legs: dict[tuple[str, str], _Leg] = {}
@@ -139,6 +140,7 @@ class FakeForip:
         if self._pump is None and self._owns_sim:
             await self.sim.connect()
             self._pump = asyncio.get_running_loop().create_task(self._read_sim())
+        self._listening = True
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -153,6 +155,7 @@ class FakeForip:
 
     async def stop(self) -> None:
         """The web server goes away: listener closed, open connections cut."""
+        self._listening = False
         if self._server is not None:
             self._server.close()
             for writer in list(self._writers):
@@ -187,6 +190,9 @@ class FakeForip:
     # ---- HTTP ----
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._listening:  # accepted just before the service stopped: drop it like the others
+            writer.transport.abort()
+            return
         self._writers.add(writer)
         try:
             while True:

@@ -131,6 +131,7 @@ class FakePlanetfone:
         self.faults: list[Fault] = []
         self.cdr_rows = 0
         self._server: asyncio.AbstractServer | None = None
+        self._listening = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._pump: asyncio.Task[None] | None = None
@@ -163,12 +164,14 @@ class FakePlanetfone:
     async def start(self) -> FakePlanetfone:
         if self._pump is None:
             await self.open()
+        self._listening = True
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
         """The service goes away (the PBX's calls go on): open connections are cut."""
+        self._listening = False
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -343,6 +346,9 @@ class FakePlanetfone:
     # ================================================================ HTTP
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._listening:  # accepted just before the service stopped: drop it like the others
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)

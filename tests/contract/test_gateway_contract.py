@@ -326,13 +326,6 @@ async def test_the_gateway_starts_with_the_pbx_down_and_connects_when_it_comes_u
 
 # ---- d. the link drops again while the gateway resyncs -------------------------------------------
 
-_CLOSES_ITS_DRIVER = (
-    "Gateway._drive: when the resync's snapshot() fails (the link flapped between the driver's DriverResynced and "
-    "the gateway's snapshot()), it closes the driver and then calls connect() on it again, which every driver "
-    "refuses once closed ('the driver is closed'): the link stays down for good")
-
-
-@pytest.mark.xfail(reason=_CLOSES_ITS_DRIVER, strict=True)
 async def test_a_link_lost_again_during_the_resync_still_comes_back(rig: Rig):
     call_id = await rig.inbound_answered()
     mark = await rig.cut()

@@ -117,28 +117,30 @@ class Gateway:
 
     # ---- the PBX side ----
     async def _drive(self) -> None:
+        """Connects once (retrying with backoff while the PBX is down), then follows the driver's
+        events for good: after that first connect the driver reconnects by itself and says so
+        (DriverDisconnected … DriverResynced), so the gateway never closes it before `stop()`."""
         delay, longest = self._backoff
         while True:
             try:
                 await self.driver.connect()
+                break
             except (PbxError, OSError) as exc:
                 self._set_link(LinkState.DOWN, str(exc))
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, longest)
-                continue
-            delay = self._backoff[0]
-            try:
-                await self._resync()
-                async for event in self.driver.events():
-                    await self._on_event(event)
-            except (PbxError, OSError) as exc:
-                reason = str(exc)
-            else:
-                reason = "the PBX driver stopped sending events"
-            self._set_link(LinkState.RECONNECTING, reason)
-            with contextlib.suppress(PbxError, OSError):
-                await self.driver.close()
-            await self.clock.sleep(delay)
+        await self._resync_or_wait()
+        async for event in self.driver.events():
+            await self._on_event(event)
+        log.error("the PBX driver stopped sending events")
+        self._set_link(LinkState.DOWN, "the PBX driver stopped sending events; restart the gateway")
+
+    async def _resync_or_wait(self) -> None:
+        try:
+            await self._resync()
+        except (PbxError, OSError) as exc:
+            # the link dropped again before the snapshot: the driver reconnects and resyncs again
+            self._set_link(LinkState.RECONNECTING, str(exc))
 
     async def _on_event(self, event: PbxEvent) -> None:
         match event:
@@ -147,7 +149,7 @@ class Gateway:
             case DriverConnected():
                 pass  # not trusted until the driver says it resynced
             case DriverResynced():
-                await self._resync()
+                await self._resync_or_wait()
             case _:
                 self._apply(event)
 

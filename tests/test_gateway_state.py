@@ -113,3 +113,21 @@ def test_reset_keeps_known_times_and_records_calls_that_vanished() -> None:
     kept = state.call("1001", "c1")
     assert (kept.started_at, kept.answered_at) == (at(0), at(2))
     assert state.extensions["1002"] is ExtensionState.IDLE
+
+
+def test_reset_keeps_what_the_events_told_over_a_poorer_snapshot() -> None:
+    """A click-to-call seen live: a channel list after a reconnect may not know whom it dials."""
+    state = PbxState()
+    state.apply(CallDialing(at=at(0), extension="1001", call_id="c1", direction=Direction.OUTBOUND,
+                            number="051987654321"))
+    snapshot = PbxSnapshot(at=at(30), calls=(ActiveCall(call_id="c1", extension="1001", direction=Direction.INTERNAL,
+                                                        state=CallState.ACTIVE, number=None),))
+    state.reset(snapshot)
+    kept = state.call("1001", "c1")
+    assert (kept.direction, kept.number, kept.state) == (Direction.OUTBOUND, "051987654321", CallState.ACTIVE)
+    # a call first seen in the snapshot takes the snapshot's word
+    fresh = PbxSnapshot(at=at(31), calls=(*snapshot.calls, ActiveCall(
+        call_id="c9", extension="1002", direction=Direction.INBOUND, state=CallState.RINGING, number="5133334444",
+        ddr="5121010001")))
+    state.reset(fresh)
+    assert state.call("1002", "c9").ddr == "5121010001"

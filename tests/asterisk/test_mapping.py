@@ -394,3 +394,34 @@ def test_a_caller_without_a_name_has_no_name_not_the_word_unknown() -> None:
     assert b"<unknown>" in data
     ringing = [e for e in AmiMapper().feed_all(PacketReader().feed(data)) if isinstance(e, CallRinging)]
     assert len(ringing) == 1 and ringing[0].caller_name is None
+
+
+def _core_show_channel(**headers: str) -> Packet:
+    base = {"Event": "CoreShowChannel", "ActionID": "r1", "ChannelState": "6", "ChannelStateDesc": "Up",
+            "CallerIDNum": "1001", "CallerIDName": "", "Language": "en", "AccountCode": "", "Priority": "1",
+            "Duration": "00:00:12", "BridgeId": "b1", "Application": "AppDial", "ApplicationData": "(Outgoing Line)"}
+    return Packet({**base, **headers})
+
+
+def test_a_click_to_call_found_by_a_resync_is_outbound_to_the_dialled_number() -> None:
+    """An Originate rings the agent's phone first, so its channel is 'connected' to the agent himself:
+    the customer's number is the dialplan extension the call runs at (and the trunk's caller side)."""
+    agent = _core_show_channel(Channel="PJSIP/1001-00000010", Uniqueid="1795650000.40", Linkedid="1795650000.40",
+                               Context="from-internal", Exten="051987654321", ConnectedLineNum="1001",
+                               Application="Dial", ApplicationData="PJSIP/051987654321@trunk")
+    trunk = _core_show_channel(Channel="PJSIP/trunk-00000011", Uniqueid="1795650001.41", Linkedid="1795650000.40",
+                               Context="from-trunk", Exten="s", CallerIDNum="051987654321",
+                               ConnectedLineNum="1001")
+    mapper = AmiMapper()
+    mapper.load_active_channels([agent, trunk])
+    [leg] = [c for c in mapper.channels.values() if c.ext == "1001"]
+    assert (leg.direction, leg.number, leg.answered) == (Direction.OUTBOUND, "051987654321", True)
+
+
+def test_a_resynced_call_from_one_extension_to_another_stays_internal() -> None:
+    caller = _core_show_channel(Channel="PJSIP/1001-00000020", Uniqueid="1795650100.50", Linkedid="1795650100.50",
+                                Context="from-internal", Exten="1002", ConnectedLineNum="1002")
+    mapper = AmiMapper()
+    mapper.load_active_channels([caller])
+    [leg] = [c for c in mapper.channels.values() if c.ext == "1001"]
+    assert (leg.direction, leg.number) == (Direction.INTERNAL, "1002")

@@ -39,26 +39,6 @@ LATER = "51988776655"  # a second customer, after the outage
 AGENT = "1001"
 WAIT = 10.0  # seconds, for any condition: polling drivers on a loaded 2-core CI machine
 
-# product bugs these stories found, by (family, story): strict, so a fix makes the test fail until removed here
-_RESYNC_LOSES_CLICK_TO_CALL = (
-    "AmiMapper.load_active_channels takes the other party only from ConnectedLineNum, so after a resync {what}; "
-    "the customer's number is in the agent channel's Exten (and the trunk channel's) of the same Linkedid. "
-    "PbxState.reset then takes the snapshot's word and the CallRecord loses what the gateway knew.")
-KNOWN_BUGS = {
-    ("asterisk", "outbound, ends after the link returns"): _RESYNC_LOSES_CLICK_TO_CALL.format(
-        what="a click-to-call (Originate: ConnectedLineNum is the agent's own extension) is INTERNAL with number "
-             "1001"),
-    ("forip", "outbound, ends after the link returns"): _RESYNC_LOSES_CLICK_TO_CALL.format(
-        what="a call dialled by ForIP's disca_crm (ConnectedLineNum <unknown>) has no number"),
-}
-
-
-def known_bug(request: pytest.FixtureRequest, story: str) -> None:
-    reason = KNOWN_BUGS.get((request.node.callspec.params["family"], story))
-    if reason:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 def digits(value: str | None) -> str:
     return re.sub(r"\D", "", value or "")
 
@@ -256,9 +236,7 @@ def _check(record: CallRecord, call_id: str, direction: Direction) -> None:
 
 @pytest.mark.parametrize("direction", [Direction.INBOUND, Direction.OUTBOUND], ids=["inbound", "outbound"])
 @pytest.mark.parametrize("ends", ["after the link returns", "during the outage"], ids=["ends-after", "ends-during"])
-async def test_a_call_under_way_when_the_link_is_cut_is_recorded_once(rig: Rig, direction: Direction, ends: str,
-                                                                      request: pytest.FixtureRequest):
-    known_bug(request, f"{'inbound' if direction is Direction.INBOUND else 'outbound'}, ends {ends}")
+async def test_a_call_under_way_when_the_link_is_cut_is_recorded_once(rig: Rig, direction: Direction, ends: str):
     call_id = await (rig.inbound_answered() if direction is Direction.INBOUND else rig.outbound_answered())
 
     mark = await rig.cut()

@@ -81,9 +81,13 @@ class PbxState:
         self.calls = {}
         for active in snapshot.calls:
             before = known.get((active.extension, active.call_id))
+            # what the events told about a call we followed beats a snapshot, which some PBXs
+            # build from less (a channel list has no dialled number for a click-to-call)
             self.calls[(active.extension, active.call_id)] = TrackedCall(
-                call_id=active.call_id, extension=active.extension, direction=active.direction,
-                state=active.state, number=active.number, ddr=active.ddr,
+                call_id=active.call_id, extension=active.extension,
+                direction=before.direction if before else active.direction, state=active.state,
+                number=(before.number if before else None) or active.number,
+                ddr=(before.ddr if before else None) or active.ddr,
                 started_at=active.started_at or (before.started_at if before else snapshot.at),
                 answered_at=active.answered_at or (before.answered_at if before else None),
             )

@@ -308,6 +308,9 @@ class AmiMapper:
             number = connected if connected and connected not in ("<unknown>", "s") else None
             ext_like = number is not None and self._extension_of_number(number)
             if uid == linkedid:  # the extension started this call
+                if number is None or number == chan.ext:  # an Originate: connected to itself, or unknown
+                    number = _dialled_number(p, items, chan.ext)
+                    ext_like = number is not None and self._extension_of_number(number)
                 direction = Direction.INTERNAL if ext_like else Direction.OUTBOUND
             else:
                 first = firsts.get(linkedid)
@@ -822,3 +825,18 @@ def _dialed_number(p: Packet) -> str | None:
         if dial:
             return dial
     return _num(p.get("DestExten")) or _num(p.get("Exten"))
+
+
+def _dialled_number(first: Packet, items: list[Packet], own: str) -> str | None:
+    """The number an extension's call goes to, when its channel does not say who it is connected to
+    (a click-to-call Originate rings the agent first, so it is "connected" to itself): the dialplan
+    extension the call runs at, else what the call's other channels know of the far end."""
+    linkedid = first.get("Linkedid") or first.get("Uniqueid")
+    others = [p for p in items if p is not first and (p.get("Linkedid") or p.get("Uniqueid")) == linkedid]
+    candidates = [first.get("Exten", "")]
+    for other in others:
+        candidates += [other.get("Exten", ""), other.get("CallerIDNum", ""), other.get("ConnectedLineNum", "")]
+    for value in candidates:
+        if value and value not in _UNKNOWN_NUMBERS and value != own:
+            return value
+    return None

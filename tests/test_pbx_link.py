@@ -4,7 +4,7 @@ NotConnected messages, the retry loop and close()."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from itertools import islice
 from typing import Any
 
@@ -23,15 +23,24 @@ TIMEOUT = 2.0
 
 
 class Probe(LinkedDriver):
-    """The smallest linked driver: a pump that waits until told to lose the link."""
+    """The smallest linked driver: its pump loses the link when told to; its first `failures`
+    reconnect attempts are refused; the backoff's waits are recorded, not slept."""
 
     kind = "probe"
     label = "Probe"
 
-    def __init__(self, name: str | None = None, event_backlog: int = 100) -> None:
-        super().__init__(name, event_backlog)
+    def __init__(self, name: str | None = None, event_backlog: int = 100, *, failures: int = 0) -> None:
+        super().__init__(name, event_backlog, reconnect_delay=0.1, reconnect_max_delay=0.5)
+        self.failures = failures
+        self.attempts = 0
+        self.waits: list[float] = []
+        self._sleep = self._record_wait  # type: ignore[method-assign]
         self.shut_down: list[str] = []
         self.lose = asyncio.Event()
+
+    async def _record_wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
 
     @classmethod
     def from_entry(cls, entry: Any, **options: Any) -> Probe:
@@ -48,8 +57,18 @@ class Probe(LinkedDriver):
         return f"the probe is down{self._outage_note()}"
 
     async def _pump(self) -> None:
-        await self.lose.wait()
-        self._link_lost("cable cut")
+        while not self._closed:
+            await self.lose.wait()
+            self.lose.clear()
+            self._link_lost("cable cut")
+            await self._reconnect()
+
+    async def _try_reconnect(self) -> bool:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            self._outage = f"attempt {self.attempts} refused"
+            return False
+        return True
 
     async def _shut_down(self) -> None:
         self.shut_down.append("pump running" if self._pump_task and not self._pump_task.done() else "pump done")
@@ -59,6 +78,12 @@ class Probe(LinkedDriver):
 
 async def take(events: AsyncIterator[PbxEvent], n: int) -> list[PbxEvent]:
     return [await asyncio.wait_for(anext(events), TIMEOUT) for _ in range(n)]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            await asyncio.sleep(0)
 
 
 async def _all(events: AsyncIterator[PbxEvent]) -> list[PbxEvent]:
@@ -93,23 +118,48 @@ async def test_connect_announces_connected_then_resynced_and_starts_the_pump() -
     await drv.close()
 
 
-async def test_a_lost_link_says_why_and_a_restored_one_counts_a_reconnect() -> None:
-    drv = Probe()
+async def test_a_lost_link_is_retried_with_backoff_then_announced_up_and_counted() -> None:
+    drv = Probe(failures=5)
+    refusals: list[str] = []
+    attempt = drv._try_reconnect
+
+    async def watched_attempt() -> bool:  # what a command hears before each attempt
+        with pytest.raises(NotConnected) as refused:
+            drv._require_link()
+        refusals.append(str(refused.value))
+        return await attempt()
+
+    drv._try_reconnect = watched_attempt  # type: ignore[method-assign]
     await drv.connect()
     events = drv.events()
     await take(events, 2)
     drv.lose.set()
-    (lost,) = await take(events, 1)
-    assert isinstance(lost, DriverDisconnected) and lost.reason == "cable cut"
-    assert not drv.connected and drv.reconnects == 0
-    with pytest.raises(NotConnected) as refused:
-        drv._require_link()
-    assert str(refused.value) == "Probe: the probe is down (cable cut)"
-    drv._link_restored()
-    assert kinds(await take(events, 2)) == ["DriverConnected", "DriverResynced"]
+    got = await take(events, 3)
+    assert kinds(got) == ["DriverDisconnected", "DriverConnected", "DriverResynced"]
+    assert isinstance(got[0], DriverDisconnected) and got[0].reason == "cable cut"
+    assert drv.waits == [0.1, 0.2, 0.4, 0.5, 0.5, 0.5] and drv.attempts == 6
+    assert refusals == ["Probe: the probe is down (cable cut)"] + [
+        f"Probe: the probe is down (attempt {n} refused)" for n in range(1, 6)]
     assert drv.connected and drv.reconnects == 1 and drv._outage == ""
     drv._require_link()  # up: no error
+    drv.lose.set()  # a second outage starts the backoff again from the first wait
+    assert kinds(await take(events, 3)) == ["DriverDisconnected", "DriverConnected", "DriverResynced"]
+    assert drv.waits[6:] == [0.1] and drv.reconnects == 2
     await drv.close()
+
+
+async def test_reconnecting_stops_quietly_when_the_driver_is_closed() -> None:
+    drv = Probe(failures=1_000_000)
+    await drv.connect()
+    events = drv.events()
+    await take(events, 2)
+    drv.lose.set()
+    await take(events, 1)  # DriverDisconnected; attempts go on failing
+    await until(lambda: drv.attempts >= 3)
+    await drv.close()
+    assert drv._pump_task is not None and drv._pump_task.done() and drv.reconnects == 0
+    rest = await asyncio.wait_for(_all(events), TIMEOUT)
+    assert kinds(rest) == ["DriverDisconnected"]  # the probe's own "shutting down": nothing announced up
 
 
 async def test_not_connected_before_connect_names_what_is_down_without_a_reason() -> None:
@@ -147,29 +197,22 @@ async def test_events_put_before_and_during_close_are_read_then_the_stream_ends(
 
 async def test_retry_waits_the_backoff_before_each_attempt_until_one_works() -> None:
     drv = Probe()
-    waits: list[float] = []
     attempts = 0
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
 
     async def attempt() -> bool:
         nonlocal attempts
         attempts += 1
         return attempts == 5
 
-    drv._sleep = sleep  # type: ignore[method-assign]
-    assert await drv._retry(attempt, 0.1, 0.5) is True
-    assert waits == [0.1, 0.2, 0.4, 0.5, 0.5] and attempts == 5
+    assert await drv._retry(attempt) is True
+    assert drv.waits == [0.1, 0.2, 0.4, 0.5, 0.5] and attempts == 5
+    assert drv.reconnects == 0  # _retry alone announces and counts nothing (ForIP's parts do that)
     await drv.close()
 
 
 async def test_retry_stops_without_success_once_the_driver_is_closed() -> None:
     drv = Probe()
     attempts = 0
-
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(0)
 
     async def attempt() -> bool:
         nonlocal attempts
@@ -178,8 +221,7 @@ async def test_retry_stops_without_success_once_the_driver_is_closed() -> None:
             await drv.close()
         return False
 
-    drv._sleep = sleep  # type: ignore[method-assign]
-    assert await drv._retry(attempt, 0.01, 0.01) is False
+    assert await drv._retry(attempt) is False
     assert attempts == 3
 
 
@@ -190,7 +232,7 @@ async def test_retry_on_a_closed_driver_attempts_nothing() -> None:
     async def attempt() -> bool:
         raise AssertionError("no attempt after close")
 
-    assert await drv._retry(attempt, 0.01, 0.01) is False
+    assert await drv._retry(attempt) is False and drv.waits == []
 
 
 # ---- the four drivers use it ----

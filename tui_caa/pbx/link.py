@@ -38,8 +38,11 @@ def backoff(first: float, most: float) -> Iterator[float]:
 class LinkedDriver(PbxDriver):
     """A driver whose `connect()` brings a link up, and whose pump task keeps it up until `close()`."""
 
-    def __init__(self, name: str | None, event_backlog: int = EVENT_BACKLOG) -> None:
+    def __init__(self, name: str | None, event_backlog: int = EVENT_BACKLOG, *,
+                 reconnect_delay: float, reconnect_max_delay: float) -> None:
         self.name = name or self.label
+        self.reconnect_delay = reconnect_delay  # the first wait before a reconnect attempt; it doubles…
+        self.reconnect_max_delay = reconnect_max_delay  # …up to this
         self._stream = EventStream(self.name, event_backlog, _now)
         self._pump_task: asyncio.Task[None] | None = None
         self._link_up = False
@@ -101,13 +104,9 @@ class LinkedDriver(PbxDriver):
         self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name=f"{self.kind}-pump {self.name}")
 
     def _link_lost(self, reason: str) -> None:
+        """The pump lost the link: DriverDisconnected(reason); then it calls `_reconnect()`."""
         self._link_up, self._outage = False, reason
         self._announce_down(reason)
-
-    def _link_restored(self) -> None:
-        self._link_up, self._outage = True, ""
-        self.reconnects += 1
-        self._announce_up()
 
     # ---- the pump and the reconnect loop ----
 
@@ -115,16 +114,31 @@ class LinkedDriver(PbxDriver):
         """The driver's loop (reads or polls the PBX); started by `_link_established()`."""
         raise NotImplementedError(f"{type(self).__name__} has no pump")
 
+    async def _try_reconnect(self) -> bool:
+        """One reconnect attempt (log in, reopen, resync…): True when the link works again; on
+        failure it notes the reason in `_outage` and logs it."""
+        raise NotImplementedError(f"{type(self).__name__} does not reconnect")
+
+    async def _reconnect(self) -> bool:
+        """After `_link_lost()`: `_try_reconnect()` after each backoff wait until it works (the link
+        is up again: one more `reconnects`, DriverConnected, DriverResynced) or the driver is closed."""
+        if not await self._retry(self._try_reconnect):
+            return False
+        self._link_up, self._outage = True, ""
+        self.reconnects += 1
+        self._announce_up()
+        return True
+
     async def _stop_pump(self) -> None:
         if self._pump_task is not None:
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._pump_task
 
-    async def _retry(self, attempt: Callable[[], Awaitable[bool]], first: float, most: float) -> bool:
-        """Runs `attempt` after each wait of `backoff(first, most)` until it says it worked (True) or
-        the driver is closed (False). `attempt` notes and logs its own failures."""
-        delays = backoff(first, most)
+    async def _retry(self, attempt: Callable[[], Awaitable[bool]]) -> bool:
+        """Runs `attempt` after each backoff wait until it says it worked (True) or the driver is
+        closed (False). `attempt` notes and logs its own failures."""
+        delays = backoff(self.reconnect_delay, self.reconnect_max_delay)
         while not self._closed:
             await self._sleep(next(delays))
             if await attempt():

@@ -75,7 +75,7 @@ class AsteriskDriver(AmiCommands, LinkedDriver):
             raise PbxError(f"answer_method '{answer_method}' is not one of none, notify", field="answer_method")
         if hold_method == "park" and not parking_enabled:
             raise PbxError("hold_method 'park' needs parking_enabled = true (res_parking)", field="hold_method")
-        super().__init__(name, event_backlog)
+        super().__init__(name, event_backlog, reconnect_delay=reconnect_delay, reconnect_max_delay=reconnect_max_delay)
         self.dial_context = dial_context
         self.technology = technology
         self.originate_timeout_ms = originate_timeout_ms
@@ -95,8 +95,6 @@ class AsteriskDriver(AmiCommands, LinkedDriver):
         if spy_enabled:
             caps |= SPY_CAPABILITIES
         self.capabilities = frozenset(caps)
-        self.reconnect_delay = reconnect_delay
-        self.reconnect_max_delay = reconnect_max_delay
         self._mapper_config = MapperConfig(channel_pattern=channel_pattern, device_pattern=device_pattern,
                                            trunk_contexts=tuple(trunk_contexts), known_extensions=known_extensions,
                                            did_variable=did_variable, recording_variable=recording_variable)
@@ -209,12 +207,8 @@ class AsteriskDriver(AmiCommands, LinkedDriver):
             if slot is not None and not waiter.done():
                 waiter.set_result(slot)
 
-    async def _reconnect(self) -> None:
-        if await self._retry(self._try_reconnect, self.reconnect_delay, self.reconnect_max_delay):
-            self._link_restored()
-
     async def _try_reconnect(self) -> bool:
-        """One attempt: log in, then resync; a failure is noted as the outage's reason."""
+        """Log in, then resync."""
         try:
             await self._client.connect()
         except PbxError as exc:

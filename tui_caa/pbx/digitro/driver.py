@@ -87,7 +87,8 @@ class DigitroDriver(LinkedDriver):
                  ecr: EasyCallRecord | None = None, options: DigitroOptions | None = None,
                  event_backlog: int = EVENT_BACKLOG) -> None:
         opts = options or DigitroOptions()
-        super().__init__(name, event_backlog)
+        super().__init__(name, event_backlog, reconnect_delay=opts.reconnect_delay,
+                         reconnect_max_delay=opts.reconnect_max_delay)
         self.options = opts
         self.account, self.route = account, route
         self._passwords = dict(device_passwords or {})
@@ -330,12 +331,8 @@ class DigitroDriver(LinkedDriver):
                 self.renew_failures += 1
                 log.warning("%s: channel renewal failed: %s", self.name, exc)
 
-    async def _reconnect(self) -> None:
-        if await self._retry(self._try_reconnect, self.options.reconnect_delay, self.options.reconnect_max_delay):
-            self._link_restored()
-
     async def _try_reconnect(self) -> bool:
-        """One attempt to reopen the channel (subscribe, resync); a failure is noted as the outage's reason."""
+        """Reopen the channel (subscribe the devices, resync)."""
         try:
             await self._open()
         except PbxError as exc:

@@ -67,7 +67,8 @@ class ForipDriver(LinkedDriver):
                  name: str | None = None, host: str = "127.0.0.1", ami: PbxDriver | None = None,
                  event_backlog: int = EVENT_BACKLOG) -> None:
         self.options = options or ForipOptions()
-        super().__init__(name, event_backlog)
+        super().__init__(name, event_backlog, reconnect_delay=self.options.reconnect_delay,
+                         reconnect_max_delay=self.options.reconnect_max_delay)
         self.api = ForipApi(base_url, email, password, timeout=self.options.request_timeout,
                             key_error_pattern=self.options.key_error_pattern, label=self.label)
         self.tickets = _ticket_store(self.options, host, self.label)
@@ -195,11 +196,10 @@ class ForipDriver(LinkedDriver):
 
     async def _watch_api(self) -> None:
         """Probes the API while it is up; logs in again with backoff while it is down."""
-        opts = self.options
         while not self._closed:
             if self._parts[API]:
                 await self._probe_api()
-            elif await self._retry(self._try_login, opts.reconnect_delay, opts.reconnect_max_delay):
+            elif await self._retry(self._try_login):
                 self._part_up(API)
 
     async def _probe_api(self) -> None:

@@ -93,7 +93,8 @@ class PlanetfoneDriver(LinkedDriver):
                  options: PlanetfoneOptions | None = None, event_backlog: int = EVENT_BACKLOG) -> None:
         self.options = options or PlanetfoneOptions()
         opts = self.options
-        super().__init__(name, event_backlog)
+        super().__init__(name, event_backlog, reconnect_delay=opts.reconnect_delay,
+                         reconnect_max_delay=opts.reconnect_max_delay)
         self.url = url
         self.soap = SoapClient(url, timeout=opts.request_timeout, connect_timeout=opts.connect_timeout)
         self.cdr = cdr
@@ -307,14 +308,15 @@ class PlanetfoneDriver(LinkedDriver):
                 self.poll_failures += 1
                 log.exception("%s: poll failed unexpectedly", self.name)
 
-    async def _reconnect(self) -> None:
-        if await self._retry(self._try_reconnect, self.options.reconnect_delay, self.options.reconnect_max_delay):
-            self._link_restored()
-            async with self._lock:
-                await self._sweep(force=True)  # calls that began and ended while we were away
+    async def _reconnect(self) -> bool:
+        if not await super()._reconnect():
+            return False
+        async with self._lock:
+            await self._sweep(force=True)  # calls that began and ended while we were away
+        return True
 
     async def _try_reconnect(self) -> bool:
-        """One attempt: a resync (a full poll); a failure is noted as the outage's reason."""
+        """A resync (a full poll)."""
         try:
             await self._resync()
         except PbxError as exc:

@@ -17,7 +17,7 @@ from tui_caa.domain.events import (
     CallRinging,
     CallTransferred,
 )
-from tui_caa.gateway.messages import LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
+from tui_caa.gateway.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
 from tui_caa.gateway.principal import NotAllowed, Reconnecting
 from tui_caa.pbx.base import Unsupported
 from tui_caa.pbx.sim import SimulatorDriver
@@ -62,6 +62,16 @@ async def test_inbound_missed_is_recorded_as_missed_even_with_no_console(rig: Ri
     await rig.recorded()
     page = await rig.store.call_history("1002", HistoryFilter(missed_only=True))
     assert [(r.call.pbx_call_id, r.call.disposition) for r in page.rows] == [(call_id, Disposition.NO_ANSWER)]
+
+
+async def test_consoles_are_told_when_their_calls_reach_the_crm(rig: Rig) -> None:
+    call_id = await rig.ring("1002", "11 3333-4444")
+    await rig.settle(30)
+    await rig.recorded()
+    told = [m for m in await rig.received(rig.sessions["1002"]) if isinstance(m, CallsRecorded)]
+    assert told == [CallsRecorded("1002", (call_id,))]
+    assert not [m for m in await rig.received(rig.sessions["1001"]) if isinstance(m, CallsRecorded)]
+    assert [m for m in await rig.received(rig.supervisor) if isinstance(m, CallsRecorded)] == told
 
 
 async def test_unknown_caller_pops_no_match_and_anonymous_needs_no_lookup(rig: Rig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -198,6 +199,31 @@ async def test_reloads_when_a_call_of_the_agent_ends_at_most_once_for_a_burst(
         await settle(rig, pilot)
         assert len(queries) == before + 1  # one reload for the burst
         assert sorted(column(view, 6)) == ["✖ não atendida", "✖ ocupado"]  # the second found the line busy
+
+
+async def test_a_call_shows_up_once_its_record_reaches_a_slow_crm(rig: Rig, console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The history reloads when the gateway says the record is in the CRM, not a guess after the
+    call ends: a CRM that takes its time still gets the call into the list, without a manual reload."""
+    monkeypatch.setattr(HistoryView, "RELOAD_DELAY", 0.05)
+    release = asyncio.Event()
+    real = rig.store.record_calls
+
+    async def slow(records):  # type: ignore[no-untyped-def]
+        await release.wait()
+        return await real(records)
+
+    monkeypatch.setattr(rig.store, "record_calls", slow)
+    async with console() as (app, pilot):
+        view = await open_history(rig, app, pilot)
+        call_id = await rig.ring("1001", "051987654321")
+        await rig.sim.remote_hangup(call_id)
+        await rig.settle()
+        for _ in range(10):  # the call is over on screen, but the CRM has not written it
+            await pilot.pause(0.02)
+        assert view.table.row_count == 0 and not app.model.my_calls()
+        release.set()
+        await rig.recorded()
+        await wait_until(pilot, lambda: view.table.row_count == 1)
 
 
 # ---------------------------------------------------------------- paging

@@ -50,4 +50,13 @@ class StateSnapshot:
     pops: dict[str, ScreenPop] = field(default_factory=dict)  # by call id, for calls under way
 
 
-GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot
+@dataclass(frozen=True, slots=True)
+class CallsRecorded:
+    """These finished calls of `extension` are now in the CRM: its call history can show them.
+    (A call ends before its record is written, by a moment or, while the CRM is down, by hours.)"""
+
+    extension: str
+    call_ids: tuple[str, ...]
+
+
+GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot | CallsRecorded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from tui_caa.clock import Clock
 from tui_caa.crm import CrmStore, DatabaseUnavailable
@@ -17,8 +18,10 @@ class CallRecorder:
     """Journal first (outbox), CRM second. One task drains the journal in order; when the CRM is
     unavailable it waits (backoff up to `max_backoff` seconds) and tries again, forever."""
 
-    def __init__(self, store: CrmStore, outbox: Outbox, clock: Clock, *, max_backoff: float = 30.0) -> None:
+    def __init__(self, store: CrmStore, outbox: Outbox, clock: Clock, *, max_backoff: float = 30.0,
+                 on_written: Callable[[list[CallRecord]], None] | None = None) -> None:
         self._store = store
+        self._on_written = on_written  # told after each write: the records are in the CRM now
         self._outbox = outbox
         self._clock = clock
         self._max_backoff = max_backoff
@@ -73,6 +76,7 @@ class CallRecorder:
             return
         self._outbox.remove(*(entry_id for entry_id, _ in batch))
         self.written += len(batch)
+        self._written([record for _, record in batch])
 
     async def _write(self, entry_id: int, record: CallRecord) -> None:
         try:
@@ -86,6 +90,14 @@ class CallRecorder:
             return
         self._outbox.remove(entry_id)
         self.written += 1
+        self._written([record])
+
+    def _written(self, records: list[CallRecord]) -> None:
+        if self._on_written is not None:
+            try:
+                self._on_written(records)
+            except Exception:  # noqa: BLE001 - telling the consoles must never stop the recording
+                log.exception("could not announce %d written call record(s)", len(records))
 
     async def drained(self) -> None:
         """Waits until every journaled record is in the CRM (for tests and orderly shutdown)."""

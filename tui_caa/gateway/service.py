@@ -24,7 +24,7 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.gateway.hub import Hub, Subscription
-from tui_caa.gateway.messages import LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
+from tui_caa.gateway.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
 from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.principal import NotAllowed, Principal, Reconnecting
 from tui_caa.gateway.recorder import CallRecorder
@@ -59,7 +59,7 @@ class Gateway:
         self.caller_id_rules = caller_id_rules or store.rules
         self.state = PbxState()
         self.hub = Hub(self._snapshot_for, maxsize=subscriber_backlog)
-        self.recorder = CallRecorder(store, outbox, self.clock)
+        self.recorder = CallRecorder(store, outbox, self.clock, on_written=self._recorded)
         self.link = LinkState.DOWN
         self.link_reason = "not connected yet"
         self.pops: dict[str, ScreenPop] = {}
@@ -180,6 +180,13 @@ class Gateway:
         self._set_link(LinkState.CONNECTED, "")
         self.hub.resync_all()
         self._connected.set()
+
+    def _recorded(self, records: list[CallRecord]) -> None:
+        by_extension: dict[str, list[str]] = {}
+        for record in records:
+            by_extension.setdefault(record.extension, []).append(record.pbx_call_id)
+        for extension, call_ids in by_extension.items():
+            self.hub.publish(extension, CallsRecorded(extension, tuple(call_ids)))
 
     def _set_link(self, state: LinkState, reason: str) -> None:
         if (state, reason) == (self.link, self.link_reason):

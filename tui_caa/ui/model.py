@@ -19,7 +19,15 @@ from tui_caa.domain.events import (
     CallTransferred,
     ExtensionStateChanged,
 )
-from tui_caa.gateway.messages import GatewayMessage, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
+from tui_caa.gateway.messages import (
+    CallsRecorded,
+    GatewayMessage,
+    LinkState,
+    LinkStatus,
+    PbxUpdate,
+    ScreenPop,
+    StateSnapshot,
+)
 
 CallKey = tuple[str, str]
 
@@ -83,8 +91,9 @@ class ConsoleModel:
 
     # ---- changing ----
     def apply(self, message: GatewayMessage) -> set[str]:
-        """Returns the parts that changed: "link", "extensions", "calls", "pop", "missed", and
-        "mine" when the console's own extension is concerned (what agent widgets redraw for: a
+        """Returns the parts that changed: "link", "extensions", "calls", "pop", "missed", "history"
+        (calls of the console's extension reached the CRM), and "mine" when the console's own extension
+        is concerned (what agent widgets redraw for: a
         supervisor's console sees every extension change)."""
         match message:
             case StateSnapshot():
@@ -96,6 +105,8 @@ class ConsoleModel:
                 self.pops[message.call_id] = message
                 self.dirty_extensions.add(message.extension)
                 return {"pop", "mine"} if message.extension == self.extension else {"pop"}
+            case CallsRecorded():
+                return {"history"} if message.extension == self.extension else set()
             case PbxUpdate():
                 changes = self._event(message)
                 if changes and message.event.extension == self.extension:
@@ -112,7 +123,8 @@ class ConsoleModel:
         self.calls = {(c.extension, c.call_id): CallView.from_active(c, pbx.at) for c in pbx.calls}
         self.pops = dict(snapshot.pops)
         self.dirty_extensions |= set(self.extensions)
-        return {"link", "extensions", "calls", "pop"}
+        # "history": records written while this console lagged behind were announced in what it missed
+        return {"link", "extensions", "calls", "pop", "history"}
 
     def _event(self, update: PbxUpdate) -> set[str]:
         event = update.event

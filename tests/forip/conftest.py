@@ -37,7 +37,7 @@ def split_password(odbc: str) -> tuple[str, str | None]:
     return rest, password
 
 
-def _create_schema(odbc: str) -> None:
+def create_schema(odbc: str) -> None:
     import pyodbc
 
     conn = pyodbc.connect(odbc, autocommit=True)
@@ -58,7 +58,7 @@ def pg() -> str:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip("!!! " + reason)
-    _create_schema(PG_ODBC)
+    create_schema(PG_ODBC)
     return PG_ODBC
 
 

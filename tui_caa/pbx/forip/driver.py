@@ -15,7 +15,11 @@ What ForIP offers, and so what this driver can honestly do:
   an accepted dial is CallDialing until its ticket appears, then CallAnswered / CallEnded
   (`dials.py`). Inbound calls, ringing and hang-ups cannot be known live; the finished calls are
   in `call_history`;
-- with the database configured (`odbc_dsn` or `db_user`…): `call_history`, `ddr_of`, `recording_url`.
+- with the database configured (`odbc_dsn` or `db_user`…): `call_history`, `ddr_of`, `recording_url`;
+  and, with AMI too, the calls that began and ended while the link was down: when it is back, the
+  tickets of the outage (from `outage_margin` s before the loss) become the events of every call
+  leg never reported live, once (`outages.py`). A database that fails then is logged, counted
+  (`recovery_failures`) and read again every `outage_retry` s; the link comes back regardless.
 
 The link is up when the CRM API answers and, with AMI, when the AMI driver is resynced. It is
 watched by a probe (a harmless GET of login_crm every `probe_interval` s) and by every request; when
@@ -31,18 +35,19 @@ import asyncio
 import contextlib
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import SecretStr, ValidationError
 
-from tui_caa.domain.events import DriverConnected, DriverDisconnected, DriverResynced, PbxSnapshot
+from tui_caa.domain.events import CallEvent, DriverConnected, DriverDisconnected, DriverResynced, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
-from tui_caa.domain.telephony import Capability
+from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
+from tui_caa.pbx.forip.outages import SeenCalls, events_of, unseen
 from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
 from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
 from tui_caa.pbx.options.forip import ForipOptions
@@ -87,6 +92,16 @@ class ForipDriver(LinkedDriver):
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.dials = 0  # disca_crm requests sent (each at most once)
+        # calls of an outage, from the tickets (with AMI and a database; see outages.py)
+        self._seen = SeenCalls()
+        self._lost_at: datetime | None = None  # when the link was last lost
+        self._recover_since: datetime | None = None  # the tickets from then on are still to be read
+        self._recover_at = 0.0  # loop time of the next read
+        self._recover_reads = 0  # reads left for the pending window (the first and the recheck)
+        self._recover_wake = asyncio.Event()
+        self.recoveries = 0  # reads of an outage's tickets that worked
+        self.recovery_failures = 0  # …and that failed (logged; retried)
+        self.recovered_calls = 0  # call legs told from tickets
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> ForipDriver:
@@ -131,6 +146,8 @@ class ForipDriver(LinkedDriver):
         counts = dict(self.api.errors)
         if self.tickets is not None:
             counts["database"] = self.tickets.errors
+        if self._recovers:
+            counts["outage_recovery"] = self.recovery_failures
         return counts
 
     async def connect(self) -> None:
@@ -150,6 +167,8 @@ class ForipDriver(LinkedDriver):
             self._tasks.append(loop.create_task(self._forward_ami(), name=f"forip-ami {self.name}"))
         if self._dials is not None:
             self._tasks.append(loop.create_task(self._watch_dials(), name=f"forip-dials {self.name}"))
+        if self._recovers:
+            self._tasks.append(loop.create_task(self._recover_outages(), name=f"forip-outages {self.name}"))
 
     async def _shut_down(self) -> None:
         for task in self._tasks:
@@ -181,6 +200,7 @@ class ForipDriver(LinkedDriver):
         self._parts[part] = False
         self._reasons[part] = reason
         if was_up:
+            self._lost_at = _now()
             log.warning("%s: %s down: %s", self.name, part, reason)
             self._announce_down(f"{self.label} {part}: {reason}")
         if part == API:
@@ -193,6 +213,7 @@ class ForipDriver(LinkedDriver):
         if not was_up and self.connected:
             self.reconnects += 1
             self._announce_up()
+            self._outage_over()
 
     async def _watch_api(self) -> None:
         """Probes the API while it is up; logs in again with backoff while it is down."""
@@ -240,7 +261,86 @@ class ForipDriver(LinkedDriver):
                     continue  # the resync announced by connect()
                 self._part_up(AMI)
             else:
+                if isinstance(event, CallEvent) and event.call_id and event.extension:
+                    self._seen.add(event.call_id, event.extension)
                 self._stream.put(event)
+
+    # ---- calls that began and ended during an outage (outages.py) ----
+
+    @property
+    def _recovers(self) -> bool:
+        return self._ami is not None and self.tickets is not None
+
+    def _outage_over(self) -> None:
+        """The link is back: the outage's tickets are to be read (now, then once more later)."""
+        if not self._recovers or self._lost_at is None:
+            return
+        since = self._lost_at - timedelta(seconds=self.options.outage_margin)
+        self._lost_at = None
+        self._recover_since = since if self._recover_since is None else min(self._recover_since, since)
+        self._recover_at = asyncio.get_running_loop().time()
+        self._recover_reads = 2 if self.options.outage_recheck else 1
+        self._recover_wake.set()
+
+    async def _recover_outages(self) -> None:
+        """Reads the pending outage's tickets while the link is up; a failure is retried later."""
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            self._recover_wake.clear()
+            timeout = (None if self._recover_since is None or not self.connected
+                       else max(0.0, self._recover_at - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recover_wake.wait(), timeout)
+            since = self._recover_since
+            if since is None or not self.connected or loop.time() < self._recover_at:
+                continue
+            try:
+                await self._recover(since)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # PbxError (database, AMI gone again) or a bug: never the pump's end
+                self.recovery_failures += 1
+                if isinstance(exc, PbxError):
+                    log.warning("%s: the calls of the outage were not read (again in %g s): %s", self.name,
+                                self.options.outage_retry, exc)
+                else:
+                    log.exception("%s: reading the calls of the outage failed", self.name)
+                self._recover_at = loop.time() + self.options.outage_retry
+                continue
+            self.recoveries += 1
+            self._recover_reads -= 1
+            if self._recover_reads <= 0:
+                self._recover_since = None
+            else:
+                self._recover_at = loop.time() + self.options.outage_recheck
+
+    async def _recover(self, since: datetime) -> None:
+        """The tickets since `since` of the extensions the AMI reports: the events of every call leg
+        never reported and no longer under way. All are read before any is told (a failure tells none)."""
+        assert self._ami is not None and self.tickets is not None
+        snapshot = await self._ami.snapshot()
+        for call in snapshot.calls:  # the reader knows these from the resync's snapshot
+            self._seen.add(call.call_id, call.extension)
+        active = {call.call_id for call in snapshot.calls}
+        extensions = sorted(set(snapshot.extensions) | self._seen.extensions())
+        tickets = []
+        for extension in extensions:
+            tickets += await self.tickets.call_history(extension, since)
+        told = []
+        for ticket in unseen(tickets, self._seen, active):
+            ddr = None
+            if ticket.direction is Direction.INBOUND and ticket.number:
+                ddr = await self.tickets.ddr_of(ticket.number, ticket.extension)
+            told.append((ticket, events_of(ticket, ddr)))
+        for ticket, events in told:
+            if (ticket.linked_id, ticket.extension) in self._seen:
+                continue  # reported live while the database was read
+            self._seen.add(ticket.linked_id, ticket.extension)
+            log.info("%s: call %s at %s (%s) began and ended during the outage: told from its ticket",
+                     self.name, ticket.linked_id, ticket.extension, ticket.direction.value)
+            for event in events:
+                self._stream.put(event)
+            self.recovered_calls += 1
 
     # ================================================================ commands
 

@@ -4,9 +4,9 @@ The registry entry gives the CRM API's address, port, e-mail (`login`) and passw
 Everything else lives here:
 - the API's path (web2py routes the "Integração CRM" controller to /admanager/crm);
 - optional AMI access (ForIP runs Asterisk): without it the driver can only dial;
-- optional access to ForIP's PostgreSQL through ODBC (history, DDR, recordings), either as the
-  parts (db_host, db_port, db_name, db_user, db_password) or as a connection string without the
-  password (odbc_dsn) plus db_password;
+- optional access to ForIP's PostgreSQL through ODBC (history, DDR, recordings; with AMI, the calls
+  that began and ended during an outage), either as the parts (db_host, db_port, db_name, db_user,
+  db_password) or as a connection string without the password (odbc_dsn) plus db_password;
 - where recordings are served and stored.
 Table names and the DDR query are settings because that part of ForIP's schema is not public.
 """
@@ -71,6 +71,12 @@ class ForipOptions(BaseModel):
     # without AMI, a dial's outcome is read from its ticket: how often, and how long to wait for it
     outcome_poll_interval: Seconds = 5.0
     dial_outcome_timeout: Seconds = 900.0
+    # with AMI: after an outage, the tickets from `outage_margin` s before the link was lost on are read
+    # for calls that began and ended meanwhile; read again `outage_recheck` s later (tickets written
+    # late; 0 = once), and every `outage_retry` s while the database fails
+    outage_margin: Seconds = 60.0
+    outage_recheck: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    outage_retry: Seconds = 30.0
 
     # ---- recordings ----
     recordings_url: str | None = None  # the PBX web server; default http://<registry host>

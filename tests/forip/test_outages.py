@@ -18,6 +18,7 @@ from tests.forip.fake_forip import ZONE, FakeForip
 from tests.forip.harness import AMI_SECRET, AMI_USER, make_driver
 from tui_caa.domain.events import (
     CallAnswered,
+    CallDialing,
     CallEnded,
     CallEvent,
     CallRinging,
@@ -27,6 +28,8 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.telephony import Direction, Disposition
 from tui_caa.pbx.forip import ForipDriver
+from tui_caa.pbx.forip.outages import SeenCalls, events_of, unseen
+from tui_caa.pbx.forip.tickets import CallTicket
 from tui_caa.pbx.sim import SimulatorDriver
 
 CUSTOMER = "51999887766"
@@ -198,3 +201,45 @@ async def test_a_database_failure_during_recovery_is_counted_and_the_link_still_
     assert [type(e) for e in stack.told(ticket.linked_id)] == [CallRinging, CallAnswered, CallEnded]
     await until(lambda: drv.recoveries >= 2, what="the recheck")
     assert drv.recovered_calls == 1 and len(stack.told(ticket.linked_id)) == 3
+
+
+# ---- the pieces, without a PBX ----
+
+def _ticket(id_: int, linked_id: str, extension: str = "1001", *, answered: bool = False,
+            direction: Direction = Direction.INBOUND, origem: str = CUSTOMER) -> CallTicket:
+    start = datetime(2026, 11, 26, 13, 0, tzinfo=UTC) + timedelta(minutes=id_)
+    return CallTicket(id=id_, linked_id=linked_id, extension=extension, direction=direction, number=CUSTOMER,
+                      started_at=start, talk_seconds=75 if answered else 0, answered=answered,
+                      disposition=Disposition.ANSWERED if answered else Disposition.BUSY,
+                      status="ANSWERED" if answered else "BUSY", recording_ref="GRAVACOES/20261126/x.WAV" if answered
+                      else None, origem=origem, destino=extension)
+
+
+def test_seen_calls_forget_the_oldest_beyond_their_limit():
+    seen = SeenCalls(limit=3)
+    for n in range(5):
+        seen.add(f"c{n}", "1001")
+    assert len(seen) == 3 and ("c0", "1001") not in seen and ("c4", "1001") in seen
+    seen.add("c2", "1002")
+    assert seen.extensions() == {"1001", "1002"}
+
+
+def test_one_ticket_per_unseen_leg_the_answered_one_and_none_of_a_call_under_way():
+    seen = SeenCalls()
+    seen.add("live", "1001")
+    tickets = [_ticket(3, "b"), _ticket(1, "a"), _ticket(2, "a", answered=True), _ticket(4, "a"),
+               _ticket(5, "live"), _ticket(6, "up"), _ticket(7, "")]
+    chosen = unseen(tickets, seen, active={"up"})
+    assert [(t.linked_id, t.id) for t in chosen] == [("a", 2), ("b", 3)]
+
+
+def test_the_events_of_a_ticket_carry_its_times():
+    answered = events_of(_ticket(2, "a", answered=True), DDR)
+    assert [type(e) for e in answered] == [CallRinging, CallAnswered, CallEnded]
+    assert answered[2].at - answered[0].at == timedelta(seconds=75) and answered[1].at == answered[0].at
+    assert answered[2].recording_ref == "GRAVACOES/20261126/x.WAV" and answered[0].ddr == DDR
+    busy = events_of(_ticket(3, "b"), DDR)
+    assert [type(e) for e in busy] == [CallRinging, CallEnded] and busy[1].disposition is Disposition.BUSY
+    assert busy[1].at == busy[0].at
+    placed = events_of(_ticket(4, "c", direction=Direction.INTERNAL, origem="1001"), DDR)
+    assert isinstance(placed[0], CallDialing) and placed[0].ddr is None  # the caller's side of an internal call

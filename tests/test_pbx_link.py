@@ -16,13 +16,13 @@ from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.base import NotConnected
 from tui_caa.pbx.digitro.driver import DigitroDriver
 from tui_caa.pbx.forip.driver import ForipDriver
-from tui_caa.pbx.link import LinkedDriver, backoff
+from tui_caa.pbx.link import LinkedDriver, PumpedDriver, backoff
 from tui_caa.pbx.planetfone.driver import PlanetfoneDriver
 
 TIMEOUT = 2.0
 
 
-class Probe(LinkedDriver):
+class Probe(PumpedDriver):
     """The smallest linked driver: its pump loses the link when told to; its first `failures`
     reconnect attempts are refused; the backoff's waits are recorded, not slept."""
 

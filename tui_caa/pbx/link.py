@@ -36,7 +36,7 @@ def backoff(first: float, most: float) -> Iterator[float]:
 
 
 class LinkedDriver(PbxDriver):
-    """A driver whose `connect()` brings a link up, and whose pump task keeps it up until `close()`."""
+    """A driver whose `connect()` brings a link up and keeps it up (reconnecting) until `close()`."""
 
     def __init__(self, name: str | None, event_backlog: int = EVENT_BACKLOG, *,
                  reconnect_delay: float, reconnect_max_delay: float) -> None:
@@ -44,7 +44,6 @@ class LinkedDriver(PbxDriver):
         self.reconnect_delay = reconnect_delay  # the first wait before a reconnect attempt; it doubles…
         self.reconnect_max_delay = reconnect_max_delay  # …up to this
         self._stream = EventStream(self.name, event_backlog, _now)
-        self._pump_task: asyncio.Task[None] | None = None
         self._link_up = False
         self._closed = False
         self._outage = ""  # why the link is down: NotConnected says it
@@ -97,6 +96,28 @@ class LinkedDriver(PbxDriver):
     def _announce_down(self, reason: str) -> None:
         self._stream.put(DriverDisconnected(at=_now(), reason=reason))
 
+    async def _retry(self, attempt: Callable[[], Awaitable[bool]]) -> bool:
+        """Runs `attempt` after each backoff wait until it says it worked (True) or the driver is
+        closed (False). `attempt` notes and logs its own failures."""
+        delays = backoff(self.reconnect_delay, self.reconnect_max_delay)
+        while not self._closed:
+            await self._sleep(next(delays))
+            if await attempt():
+                return True
+        return False
+
+
+class PumpedDriver(LinkedDriver):
+    """A linked driver with one pump task that reads (or polls) the PBX and, when the link is lost,
+    reconnects from inside the pump: Asterisk, Dígitro, Planetfone. (ForIP watches two links with
+    tasks of its own and uses `LinkedDriver` directly.)"""
+
+    def __init__(self, name: str | None, event_backlog: int = EVENT_BACKLOG, *,
+                 reconnect_delay: float, reconnect_max_delay: float) -> None:
+        super().__init__(name, event_backlog, reconnect_delay=reconnect_delay,
+                         reconnect_max_delay=reconnect_max_delay)
+        self._pump_task: asyncio.Task[None] | None = None
+
     def _link_established(self) -> None:
         """`connect()` succeeded: the link is up, announced, and the pump (`_pump()`) starts."""
         self._link_up = True
@@ -108,16 +129,14 @@ class LinkedDriver(PbxDriver):
         self._link_up, self._outage = False, reason
         self._announce_down(reason)
 
-    # ---- the pump and the reconnect loop ----
-
+    @abstractmethod
     async def _pump(self) -> None:
         """The driver's loop (reads or polls the PBX); started by `_link_established()`."""
-        raise NotImplementedError(f"{type(self).__name__} has no pump")
 
+    @abstractmethod
     async def _try_reconnect(self) -> bool:
         """One reconnect attempt (log in, reopen, resync…): True when the link works again; on
         failure it notes the reason in `_outage` and logs it."""
-        raise NotImplementedError(f"{type(self).__name__} does not reconnect")
 
     async def _reconnect(self) -> bool:
         """After `_link_lost()`: `_try_reconnect()` after each backoff wait until it works (the link
@@ -134,13 +153,3 @@ class LinkedDriver(PbxDriver):
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._pump_task
-
-    async def _retry(self, attempt: Callable[[], Awaitable[bool]]) -> bool:
-        """Runs `attempt` after each backoff wait until it says it worked (True) or the driver is
-        closed (False). `attempt` notes and logs its own failures."""
-        delays = backoff(self.reconnect_delay, self.reconnect_max_delay)
-        while not self._closed:
-            await self._sleep(next(delays))
-            if await attempt():
-                return True
-        return False

@@ -89,7 +89,7 @@ class AmiCommands:
     _park_waiters: dict[str, asyncio.Future[str]]
     _hold_slots: dict[tuple[str, str], str]
 
-    # an annotation, not a method: a method here would come before LinkedDriver's in the MRO
+    # an annotation, not a method: a method here would come before PumpedDriver's in the MRO
     _require_link: Callable[[], None]
 
     # ---- helpers ----

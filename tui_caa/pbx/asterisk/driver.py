@@ -35,7 +35,7 @@ from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
 from tui_caa.pbx.base import PbxError
-from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class AsteriskDriver(AmiCommands, LinkedDriver):
+class AsteriskDriver(AmiCommands, PumpedDriver):
     kind = "asterisk"
     label = "Asterisk"
     capabilities = BASE_CAPABILITIES  # each driver adds what its options make usable

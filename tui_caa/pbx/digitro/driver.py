@@ -45,7 +45,7 @@ from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
 from tui_caa.pbx.digitro.mapping import DigitroMapper, FieldNames, MalformedEvent
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseEvent, SseParser
-from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.digitro import DigitroOptions
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class _Channel:
     parser: SseParser = field(default_factory=SseParser)
 
 
-class DigitroDriver(LinkedDriver):
+class DigitroDriver(PumpedDriver):
     kind = "digitro"
     label = "Dígitro"
     #: PLAY_RECORDING joins these on an instance with EasyCall Record configured

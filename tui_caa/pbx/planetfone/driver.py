@@ -47,7 +47,7 @@ from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
 from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
-from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
+from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of
 from tui_caa.pbx.planetfone.results import check as check_result
@@ -81,7 +81,7 @@ def service_url(address: str, port: int | None, path: str) -> str:
     return f"http://{host}:{port or DEFAULT_PORT}{path}"
 
 
-class PlanetfoneDriver(LinkedDriver):
+class PlanetfoneDriver(PumpedDriver):
     kind = "planetfone"
     label = "Planetfone"
     capabilities = frozenset({

@@ -28,7 +28,7 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.telephony import Direction, Disposition
 from tui_caa.pbx.forip import ForipDriver
-from tui_caa.pbx.forip.outages import SeenCalls, events_of, unseen
+from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen
 from tui_caa.pbx.forip.tickets import CallTicket
 from tui_caa.pbx.sim import SimulatorDriver
 
@@ -243,3 +243,22 @@ def test_the_events_of_a_ticket_carry_its_times():
     assert busy[1].at == busy[0].at
     placed = events_of(_ticket(4, "c", direction=Direction.INTERNAL, origem="1001"), DDR)
     assert isinstance(placed[0], CallDialing) and placed[0].ddr is None  # the caller's side of an internal call
+
+
+def test_the_outage_window_reads_twice_merges_outages_and_retries() -> None:
+    window = OutageWindow(margin=60, recheck=10, retry=30)
+    assert not window.back(now=0.0)  # nothing was lost
+    lost = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    window.lost(lost)
+    assert window.back(now=100.0)
+    assert window.due(100.0) == lost - timedelta(seconds=60)
+    window.failed(100.0)
+    assert window.due(129.0) is None and window.wait(129.0) == 1.0
+    window.read(130.0)  # the first read worked: once more 10 s later
+    assert window.due(135.0) is None and window.due(140.0) == lost - timedelta(seconds=60)
+    window.lost(lost + timedelta(minutes=5))  # a second outage before the recheck: one window
+    assert window.back(now=141.0)
+    assert window.due(141.0) == lost - timedelta(seconds=60)
+    window.read(141.0)
+    window.read(151.0)
+    assert window.due(1000.0) is None and window.wait(1000.0) is None

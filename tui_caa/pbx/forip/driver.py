@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -47,7 +47,7 @@ from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
-from tui_caa.pbx.forip.outages import SeenCalls, events_of, unseen
+from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen
 from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
 from tui_caa.pbx.link import EVENT_BACKLOG, LinkedDriver
 from tui_caa.pbx.options.forip import ForipOptions
@@ -94,10 +94,8 @@ class ForipDriver(LinkedDriver):
         self.dials = 0  # disca_crm requests sent (each at most once)
         # calls of an outage, from the tickets (with AMI and a database; see outages.py)
         self._seen = SeenCalls()
-        self._lost_at: datetime | None = None  # when the link was last lost
-        self._recover_since: datetime | None = None  # the tickets from then on are still to be read
-        self._recover_at = 0.0  # loop time of the next read
-        self._recover_reads = 0  # reads left for the pending window (the first and the recheck)
+        self._outage_window = OutageWindow(self.options.outage_margin, self.options.outage_recheck,
+                                           self.options.outage_retry)
         self._recover_wake = asyncio.Event()
         self.recoveries = 0  # reads of an outage's tickets that worked
         self.recovery_failures = 0  # …and that failed (logged; retried)
@@ -200,7 +198,7 @@ class ForipDriver(LinkedDriver):
         self._parts[part] = False
         self._reasons[part] = reason
         if was_up:
-            self._lost_at = _now()
+            self._outage_window.lost(_now())
             log.warning("%s: %s down: %s", self.name, part, reason)
             self._announce_down(f"{self.label} {part}: {reason}")
         if part == API:
@@ -273,26 +271,19 @@ class ForipDriver(LinkedDriver):
 
     def _outage_over(self) -> None:
         """The link is back: the outage's tickets are to be read (now, then once more later)."""
-        if not self._recovers or self._lost_at is None:
-            return
-        since = self._lost_at - timedelta(seconds=self.options.outage_margin)
-        self._lost_at = None
-        self._recover_since = since if self._recover_since is None else min(self._recover_since, since)
-        self._recover_at = asyncio.get_running_loop().time()
-        self._recover_reads = 2 if self.options.outage_recheck else 1
-        self._recover_wake.set()
+        if self._recovers and self._outage_window.back(asyncio.get_running_loop().time()):
+            self._recover_wake.set()
 
     async def _recover_outages(self) -> None:
         """Reads the pending outage's tickets while the link is up; a failure is retried later."""
         loop = asyncio.get_running_loop()
         while not self._closed:
             self._recover_wake.clear()
-            timeout = (None if self._recover_since is None or not self.connected
-                       else max(0.0, self._recover_at - loop.time()))
+            timeout = self._outage_window.wait(loop.time()) if self.connected else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recover_wake.wait(), timeout)
-            since = self._recover_since
-            if since is None or not self.connected or loop.time() < self._recover_at:
+            since = self._outage_window.due(loop.time())
+            if since is None or not self.connected:
                 continue
             try:
                 await self._recover(since)
@@ -305,14 +296,10 @@ class ForipDriver(LinkedDriver):
                                 self.options.outage_retry, exc)
                 else:
                     log.exception("%s: reading the calls of the outage failed", self.name)
-                self._recover_at = loop.time() + self.options.outage_retry
+                self._outage_window.failed(loop.time())
                 continue
             self.recoveries += 1
-            self._recover_reads -= 1
-            if self._recover_reads <= 0:
-                self._recover_since = None
-            else:
-                self._recover_at = loop.time() + self.options.outage_recheck
+            self._outage_window.read(loop.time())
 
     async def _recover(self, since: datetime) -> None:
         """The tickets since `since` of the extensions the AMI reports: the events of every call leg

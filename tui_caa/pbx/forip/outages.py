@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from tui_caa.domain.events import CallAnswered, CallDialing, CallEnded, CallEvent, CallRinging
 from tui_caa.domain.telephony import Direction, Disposition
@@ -47,6 +48,53 @@ class SeenCalls:
 
     def extensions(self) -> set[str]:
         return {extension for _, extension in self._legs}
+
+
+@dataclass
+class OutageWindow:
+    """Which tickets are still to be read, and when: from a margin before the loss, read once when
+    the link is back and once more `recheck` seconds later (tickets written late); a failed read is
+    tried again after `retry` seconds. Times of reads are the event loop's (monotonic) seconds."""
+
+    margin: float
+    recheck: float
+    retry: float
+    lost_at: datetime | None = None  # when the link was last lost (None: not since the last read)
+    since: datetime | None = None  # the tickets from then on are still to be read
+    read_at: float = 0.0
+    reads_left: int = 0
+
+    def lost(self, at: datetime) -> None:
+        self.lost_at = at
+
+    def back(self, now: float) -> bool:
+        """The link is back: True when there is an outage to read (merged with one still unread)."""
+        if self.lost_at is None:
+            return False
+        since = self.lost_at - timedelta(seconds=self.margin)
+        self.lost_at = None
+        self.since = since if self.since is None else min(self.since, since)
+        self.read_at = now
+        self.reads_left = 2 if self.recheck else 1
+        return True
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until the next read is due (None: nothing to read)."""
+        return None if self.since is None else max(0.0, self.read_at - now)
+
+    def due(self, now: float) -> datetime | None:
+        """The start of the window when a read is due now."""
+        return self.since if self.since is not None and now >= self.read_at else None
+
+    def read(self, now: float) -> None:
+        self.reads_left -= 1
+        if self.reads_left <= 0:
+            self.since = None
+        else:
+            self.read_at = now + self.recheck
+
+    def failed(self, now: float) -> None:
+        self.read_at = now + self.retry
 
 
 def unseen(tickets: Iterable[CallTicket], seen: SeenCalls, active: set[str]) -> list[CallTicket]:

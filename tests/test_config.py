@@ -103,3 +103,10 @@ def test_a_typo_in_a_pbx_table_is_named_with_the_fix(tmp_path):
     message = str(error.value)
     assert "unknown key 'pbx.asterisk.trunk_context'; did you mean 'trunk_contexts'?" in message
     assert "key 'pbx.asterisk.channel_pattern': needs a group named ext" in message
+
+
+def test_an_asterisk_command_setting_that_cannot_work_is_caught_when_the_config_is_read(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[pbx.asterisk]\nhold_method = "park"\nparking_enabled = false\n')
+    with pytest.raises(ConfigError, match="hold_method 'park' needs parking_enabled = true"):
+        load_settings(path)

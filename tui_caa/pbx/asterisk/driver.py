@@ -25,7 +25,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from tui_caa.domain.events import ActiveCall, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
@@ -34,9 +34,10 @@ from tui_caa.pbx.asterisk.client import AmiClient
 from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
+from tui_caa.pbx.asterisk.packets import DEFAULT_MAX_PACKET_SIZE
 from tui_caa.pbx.base import PbxError
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
-from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
+from tui_caa.pbx.options.asterisk import AsteriskOptions
 
 log = logging.getLogger(__name__)
 
@@ -57,62 +58,50 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
     label = "Asterisk"
     capabilities = BASE_CAPABILITIES  # each driver adds what its options make usable
 
-    def __init__(self, host: str, port: int, username: str, secret: SecretStr, *, name: str | None = None,
-                 dial_context: str = "from-internal", technology: str = "PJSIP",
-                 originate_timeout_ms: int = 30_000,
-                 channel_pattern: str = DEFAULT_CHANNEL_PATTERN, device_pattern: str = DEFAULT_DEVICE_PATTERN,
-                 trunk_contexts: tuple[str, ...] = DEFAULT_TRUNK_CONTEXTS,
-                 did_variable: str = "FROM_DID", recording_variable: str = "MIXMONITOR_FILENAME",
-                 known_extensions: frozenset[str] | None = None,
-                 reconnect_delay: float = 1.0, reconnect_max_delay: float = 30.0,
-                 atxfer_enabled: bool = False, hold_method: str = "none", hold_park_timeout_s: int = 3600,
-                 answer_method: str = "none", parking_enabled: bool = True, parking_context: str = "parkedcalls",
-                 pickup_context: str | None = None, spy_enabled: bool = True,
-                 event_backlog: int = EVENT_BACKLOG, **client_options: Any) -> None:
-        if hold_method not in ("none", "park", "notify"):
-            raise PbxError(f"hold_method '{hold_method}' is not one of none, park, notify", field="hold_method")
-        if answer_method not in ("none", "notify"):
-            raise PbxError(f"answer_method '{answer_method}' is not one of none, notify", field="answer_method")
-        if hold_method == "park" and not parking_enabled:
-            raise PbxError("hold_method 'park' needs parking_enabled = true (res_parking)", field="hold_method")
-        super().__init__(name, event_backlog, reconnect_delay=reconnect_delay, reconnect_max_delay=reconnect_max_delay)
-        self.dial_context = dial_context
-        self.technology = technology
-        self.originate_timeout_ms = originate_timeout_ms
-        self.hold_method = hold_method
-        self.hold_park_timeout_s = hold_park_timeout_s
-        self.parking_context = parking_context
-        self.pickup_context = pickup_context or dial_context
+    def __init__(self, host: str, port: int, username: str, secret: SecretStr, *,
+                 options: AsteriskOptions | None = None, name: str | None = None,
+                 known_extensions: frozenset[str] | None = None, event_backlog: int = EVENT_BACKLOG,
+                 max_packet_size: int = DEFAULT_MAX_PACKET_SIZE, **settings: Any) -> None:
+        """`options` is the `[pbx.asterisk]` table; `settings` change single fields of it (tests)."""
+        opts = _validated(options, settings)
+        super().__init__(name, event_backlog, reconnect_delay=opts.reconnect_delay,
+                         reconnect_max_delay=opts.reconnect_max_delay)
+        self.dial_context = opts.dial_context
+        self.technology = opts.technology
+        self.originate_timeout_ms = opts.originate_timeout_ms
+        self.hold_method = opts.hold_method
+        self.hold_park_timeout_s = opts.hold_park_timeout_s
+        self.parking_context = opts.parking_context
+        self.pickup_context = opts.pickup_context or opts.dial_context
         caps = set(BASE_CAPABILITIES)
-        if atxfer_enabled:
+        if opts.atxfer_enabled:
             caps.add(Capability.ATTENDED_TRANSFER)
-        if hold_method != "none":
+        if opts.hold_method != "none":
             caps.add(Capability.HOLD)
-        if answer_method == "notify":
+        if opts.answer_method == "notify":
             caps.add(Capability.ANSWER)
-        if parking_enabled:
+        if opts.parking_enabled:
             caps |= PARKING_CAPABILITIES
-        if spy_enabled:
+        if opts.spy_enabled:
             caps |= SPY_CAPABILITIES
         self.capabilities = frozenset(caps)
-        self._mapper_config = MapperConfig(channel_pattern=channel_pattern, device_pattern=device_pattern,
-                                           trunk_contexts=tuple(trunk_contexts), known_extensions=known_extensions,
-                                           did_variable=did_variable, recording_variable=recording_variable)
+        self._mapper_config = MapperConfig(channel_pattern=opts.channel_pattern, device_pattern=opts.device_pattern,
+                                           trunk_contexts=opts.trunk_contexts, known_extensions=known_extensions,
+                                           did_variable=opts.did_variable, recording_variable=opts.recording_variable)
         self._mapper = AmiMapper(self._mapper_config)
-        # client_options: use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout
-        self._client = AmiClient(host, port, username, secret, skip_event=event_filter(self._mapper_config),
-                                 **client_options)
+        self._client = AmiClient(host, port, username, secret, use_md5=opts.use_md5,
+                                 connect_timeout=opts.connect_timeout, action_timeout=opts.action_timeout,
+                                 ping_interval=opts.ping_interval, ping_timeout=opts.ping_timeout,
+                                 max_packet_size=max_packet_size, skip_event=event_filter(self._mapper_config))
         self.action_timeout = self._client.action_timeout
         self._park_waiters: dict[str, asyncio.Future[str]] = {}  # parked channel's Uniqueid → slot
         self._hold_slots: dict[tuple[str, str], str] = {}  # (extension, call id) → slot (hold by park)
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> AsteriskDriver:
-        """Options: those of `AsteriskOptions` (the `[pbx.asterisk]` table: dial plan layout, timeouts,
-        and which commands this site supports: atxfer_enabled, hold_method, answer_method,
-        parking_enabled, spy_enabled…), plus known_extensions and event_backlog; the AmiClient's own
-        (use_md5, connect_timeout, action_timeout, ping_interval, ping_timeout, max_packet_size)
-        are passed on to it."""
+        """Options: the fields of `AsteriskOptions` (the `[pbx.asterisk]` table: dial plan layout,
+        timeouts, and which commands this site supports), plus known_extensions, event_backlog and
+        max_packet_size."""
         if str(getattr(entry, "kind", "")) != "asterisk":
             raise PbxError(f"registry entry '{entry.name}' is a {entry.kind} PBX, not Asterisk", field="kind")
         if not entry.address:
@@ -233,3 +222,13 @@ def _state_of(chan: Channel) -> CallState:
     if chan.answered:
         return CallState.ACTIVE
     return CallState.RINGING if chan.dialer is not None or chan.direction is Direction.INBOUND else CallState.DIALING
+
+
+def _validated(options: AsteriskOptions | None, settings: dict[str, Any]) -> AsteriskOptions:
+    """The options with `settings` applied, checked as the config file's `[pbx.asterisk]` is."""
+    try:
+        return AsteriskOptions(**{**(options.model_dump() if options else {}), **settings})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "pbx.asterisk"
+        raise PbxError(f"[pbx.asterisk] {where}: {error['msg'].removeprefix('Value error, ')}", field=where) from None

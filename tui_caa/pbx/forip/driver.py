@@ -529,4 +529,4 @@ def _ami_driver(options: ForipOptions, host: str, name: str) -> PbxDriver | None
 
     assert options.ami_user is not None and options.ami_secret is not None
     return AsteriskDriver(options.ami_host or host, options.ami_port, options.ami_user, options.ami_secret,
-                          name=f"{name} AMI", **dict(options.ami))
+                          name=f"{name} AMI", options=options.ami)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 DEFAULT_CHANNEL_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})-"
 DEFAULT_DEVICE_PATTERN = r"^(?:PJSIP|SIP|IAX2)/(?P<ext>\d{2,8})$"
@@ -29,7 +29,9 @@ class AsteriskOptions(BaseModel):
     use_md5: bool = False  # log in by MD5 challenge instead of sending the secret
     connect_timeout: Seconds = 5.0
     action_timeout: Seconds = 10.0
-    ping_interval: Seconds = 20.0
+    # a Ping every so often, whose reply must come within ping_timeout (a half-open link is found);
+    # 0 turns the keep-alive off (only for tests: a dead link would then go unnoticed)
+    ping_interval: Annotated[float, Field(ge=0, le=3600)] = 20.0
     ping_timeout: Seconds = 5.0
     reconnect_delay: Seconds = 1.0
     reconnect_max_delay: Seconds = 30.0
@@ -39,7 +41,7 @@ class AsteriskOptions(BaseModel):
     atxfer_enabled: bool = False
     # core AMI has no Hold action: "none" (no hold button), "park" (park the other party, resume
     # by calling the slot back) or "notify" (PJSIPNotify `Event: hold`/`talk`, phones that obey it)
-    hold_method: Literal["none", "park", "notify"] = "none"
+    hold_method: Literal["none", "park", "notify"] = "none"  # checked by _one_of: a clearer message
     hold_park_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = 3600  # hold by park: slot kept this long
     # answering by API: "none" (Asterisk has no generic way) or "notify" (PJSIPNotify `Event: talk`,
     # for phones that accept it, e.g. Yealink with remote control allowed)
@@ -66,6 +68,20 @@ class AsteriskOptions(BaseModel):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_.+-]{1,79}", value):
             raise ValueError("a dialplan context name (letters, digits, _ - . +)")
         return value
+
+    @field_validator("hold_method", "answer_method", mode="before")
+    @classmethod
+    def _one_of(cls, value: object, info: ValidationInfo) -> object:
+        allowed = ("none", "park", "notify") if info.field_name == "hold_method" else ("none", "notify")
+        if value not in allowed:
+            raise ValueError(f"{info.field_name} '{value}' is not one of {', '.join(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _park_needs_parking(self) -> Self:
+        if self.hold_method == "park" and not self.parking_enabled:
+            raise ValueError("hold_method 'park' needs parking_enabled = true (res_parking)")
+        return self
 
     @model_validator(mode="after")
     def _notify_needs_pjsip(self) -> Self:

@@ -7,6 +7,7 @@ raise `Unsupported` with the PBX's name, so the console can grey them out and sa
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -19,6 +20,24 @@ from tui_caa.domain.telephony import Capability
 
 class PbxError(DomainError):
     """The PBX refused or failed a command; the message says what the PBX said."""
+
+
+_EXTENSION = re.compile(r"\d{2,8}")
+_DIAL_STRING = re.compile(r"\+?[0-9*#]{1,32}")  # what a driver sends the PBX (phones.dial_string made it)
+
+
+def checked_extension(value: object, field: str = "extension") -> str:
+    """An extension number as a command's argument (fullmatch: no trailing newline reaches a PBX)."""
+    if not isinstance(value, str) or not _EXTENSION.fullmatch(value):
+        raise PbxError(f"'{value}' is not an extension number (2 to 8 digits)", field=field)
+    return value
+
+
+def checked_number(value: object, pbx: str, what: str = "dial", field: str = "number") -> str:
+    """A number to dial, transfer or call back, as `pbx` ("Dígitro"…) would be asked to `what`."""
+    if not isinstance(value, str) or not _DIAL_STRING.fullmatch(value):
+        raise PbxError(f"'{value}' is not a number {pbx} can {what}", field=field)
+    return value
 
 
 class Unsupported(PbxError):

@@ -54,14 +54,12 @@ from typing import TYPE_CHECKING
 from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, PendingDial
 from tui_caa.pbx.asterisk.packets import Packet
-from tui_caa.pbx.base import PbxError
+from tui_caa.pbx.base import PbxError, checked_extension, checked_number
 
 if TYPE_CHECKING:
     from tui_caa.pbx.asterisk.client import AmiClient
 
 # used with fullmatch: with match, "$" would let a trailing newline through into an AMI header
-EXTENSION = re.compile(r"\d{2,8}")
-NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
 DTMF = re.compile(r"[0-9*#A-D]{1,64}")
 _RECORDING = re.compile(r"[^\x00-\x1f,|;]{1,255}")  # no control chars, no app-argument separators
 _AUDIO_SUFFIXES = frozenset({".wav", ".wav49", ".gsm", ".ulaw", ".alaw", ".sln", ".g722", ".mp3", ".ogg"})
@@ -94,15 +92,6 @@ class AmiCommands:
 
     # ---- helpers ----
 
-    def _check_extension(self, extension: str, field: str = "extension") -> str:
-        if not isinstance(extension, str) or not EXTENSION.fullmatch(extension):
-            raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field=field)
-        return extension
-
-    def _check_number(self, number: str, field: str, what: str) -> str:
-        if not isinstance(number, str) or not NUMBER.fullmatch(number):
-            raise PbxError(f"'{number}' is not a number {self.label} can {what}", field=field)
-        return number
 
     def _channel_of(self, extension: str, call_id: str) -> Channel:
         for chan in self._mapper.channels.values():
@@ -141,8 +130,8 @@ class AmiCommands:
     # ---- dial, hang up ----
 
     async def _dial(self, extension: str, number: str) -> str:
-        self._check_extension(extension)
-        self._check_number(number, "number", "dial")
+        checked_extension(extension)
+        checked_number(number, self.label, "dial", "number")
         self._require_link()
         channel_id = f"caa-{uuid.uuid4().hex}"  # fresh for every attempt: never re-sent
         direction = Direction.INTERNAL if self._mapper.is_internal_number(number) else Direction.OUTBOUND
@@ -159,13 +148,13 @@ class AmiCommands:
         return channel_id
 
     async def _hangup(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         chan = self._channel_of(extension, call_id)
         await self._send("Hangup", f"hang up call {call_id} at {extension}", Channel=chan.name)
 
     async def _answer(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         chan = self._channel_of(extension, call_id)
         if chan.answered:
@@ -175,8 +164,8 @@ class AmiCommands:
     # ---- transfers ----
 
     async def _blind_transfer(self, extension: str, call_id: str, target: str) -> None:
-        self._check_extension(extension)
-        self._check_number(target, "target", "transfer to")
+        checked_extension(extension)
+        checked_number(target, self.label, "transfer to", "target")
         self._require_link()
         chan = self._channel_of(extension, call_id)
         what = f"transfer call {call_id} at {extension} to {target}"
@@ -196,8 +185,8 @@ class AmiCommands:
         await self._send("Hangup", f"hang up {extension} after transferring call {call_id}", Channel=chan.name)
 
     async def _consult(self, extension: str, call_id: str, target: str) -> None:
-        self._check_extension(extension)
-        self._check_number(target, "target", "consult")
+        checked_extension(extension)
+        checked_number(target, self.label, "consult", "target")
         self._require_link()
         chan = self._channel_of(extension, call_id)
         await self._send("Atxfer", f"start an attended transfer of call {call_id} at {extension} to {target}",
@@ -210,14 +199,14 @@ class AmiCommands:
         return chan
 
     async def _complete_transfer(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         chan = self._consultation(extension, call_id)
         # Asterisk joins the held party and the target when the transferer hangs up
         await self._send("Hangup", f"complete the transfer of call {call_id} at {extension}", Channel=chan.name)
 
     async def _cancel_transfer(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         chan = self._consultation(extension, call_id)
         targets = self._mapper.peers(chan)
@@ -229,7 +218,7 @@ class AmiCommands:
     # ---- hold ----
 
     async def _hold(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         chan = self._channel_of(extension, call_id)
         if self.hold_method == "notify":
@@ -241,7 +230,7 @@ class AmiCommands:
         self._hold_slots[(extension, call_id)] = slot
 
     async def _resume(self, extension: str, call_id: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         if self.hold_method == "notify":
             self._channel_of(extension, call_id)
@@ -273,13 +262,13 @@ class AmiCommands:
                 del self._park_waiters[other.uniqueid]
 
     async def _park(self, extension: str, call_id: str) -> str:
-        self._check_extension(extension)
+        checked_extension(extension)
         self._require_link()
         chan = self._channel_of(extension, call_id)
         return await self._park_channel(chan, f"park call {call_id} at {extension}")
 
     async def _pickup(self, extension: str, slot_or_extension: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         target = slot_or_extension
         if not isinstance(target, str) or not re.fullmatch(r"\d{1,8}", target):
             raise PbxError(f"'{target}' is neither a parking slot nor an extension", field="slot_or_extension")
@@ -299,7 +288,7 @@ class AmiCommands:
     # ---- DTMF, recordings, supervision ----
 
     async def _send_dtmf(self, extension: str, call_id: str, digits: str) -> None:
-        self._check_extension(extension)
+        checked_extension(extension)
         if not isinstance(digits, str) or not DTMF.fullmatch(digits.upper()):
             raise PbxError(f"'{digits}' are not DTMF digits (0-9, *, #, A-D)", field="digits")
         self._require_link()
@@ -310,7 +299,7 @@ class AmiCommands:
                              Digit=digit)
 
     async def _play_recording(self, recording_ref: str, number: str) -> str:
-        self._check_number(number, "number", "call to play a recording")
+        checked_number(number, self.label, "call to play a recording", "number")
         if not isinstance(recording_ref, str) or not _RECORDING.fullmatch(recording_ref):
             raise PbxError(f"'{recording_ref}' is not a recording {self.label} can play (no commas, "
                            f"'|', ';' or control characters)", field="recording_ref")
@@ -325,8 +314,8 @@ class AmiCommands:
                                      Data=media)
 
     async def _monitor(self, mode: Capability, supervisor_extension: str, target_extension: str) -> None:
-        self._check_extension(supervisor_extension, "supervisor_extension")
-        self._check_extension(target_extension, "target_extension")
+        checked_extension(supervisor_extension, "supervisor_extension")
+        checked_extension(target_extension, "target_extension")
         self._require_link()
         await self._originate(f"{mode.value} to {target_extension} from {supervisor_extension}",
                               Channel=self._phone(supervisor_extension), Application="ChanSpy",

@@ -39,7 +39,7 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability
-from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
+from tui_caa.pbx.base import NotConnected, PbxError, Unsupported, checked_extension, checked_number
 from tui_caa.pbx.digitro import protocol as p
 from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
@@ -50,8 +50,6 @@ from tui_caa.pbx.options.digitro import DigitroOptions
 
 log = logging.getLogger(__name__)
 
-_EXTENSION = re.compile(r"^\d{2,8}$")
-_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 _DTMF = re.compile(r"^[0-9*#A-Da-d]{1,32}$")
 _CHANNEL_ID_FIELDS = (p.CHANNEL_ID, "channel_id")  # Neo Interact names it channel_id
 
@@ -372,8 +370,7 @@ class DigitroDriver(PumpedDriver):
     # ================================================================ commands
 
     def _device(self, extension: str) -> dict[str, Any]:
-        if not isinstance(extension, str) or not _EXTENSION.match(extension):
-            raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field="extension")
+        checked_extension(extension)
         password = self._passwords.get(extension)
         if password is None:
             raise PbxError(f"extension {extension} has no device password for {self.label}: fill the seller's "
@@ -398,8 +395,7 @@ class DigitroDriver(PumpedDriver):
         return await self._command(operation, body, f"{what} call {call_id} at extension {extension}")
 
     async def _dial(self, extension: str, number: str) -> str:
-        if not isinstance(number, str) or not _NUMBER.match(number):
-            raise PbxError(f"'{number}' is not a number {self.label} can dial", field="number")
+        checked_number(number, self.label)
         secret = self.options.account_password
         body = {**self._device(extension), p.ROUTE: self.route, p.ACCOUNT: self.account,
                 p.ACCOUNT_PASSWORD: secret.get_secret_value() if secret is not None else None,
@@ -424,12 +420,12 @@ class DigitroDriver(PumpedDriver):
         await self._call_command("retrieve", extension, call_id, "retrieve")
 
     async def _blind_transfer(self, extension: str, call_id: str, target: str) -> None:
-        _check_target(target)
+        checked_number(target, self.label, "transfer to", "target")
         await self._call_command("blind_transfer", extension, call_id, f"transfer to {target}",
                                  **{p.TARGET_DEVICE: target})
 
     async def _consult(self, extension: str, call_id: str, target: str) -> None:
-        _check_target(target)
+        checked_number(target, self.label, "transfer to", "target")
         await self._call_command("consult", extension, call_id, f"consult {target} about",
                                  **{p.TARGET_DEVICE: target})
 
@@ -466,7 +462,7 @@ class DigitroDriver(PumpedDriver):
     async def _monitor(self, mode: Capability, supervisor_extension: str, target_extension: str) -> None:
         if mode is not Capability.BARGE:
             raise Unsupported(f"{mode.value} is not supported by {self.label}")
-        _check_target(target_extension)
+        checked_extension(target_extension, "target_extension")
         body = {**self._device(supervisor_extension), p.TARGET_DEVICE: target_extension}
         call_id = self._mapper.call_at(target_extension, (CallState.ACTIVE,))
         if call_id is not None:
@@ -479,8 +475,7 @@ class DigitroDriver(PumpedDriver):
         if self._ecr is None:
             raise Unsupported(f"playing recordings needs EasyCall Record on {self.label}: fill the registry's "
                               "ecr_address, ecr_port and ecr_user", field="ecr_address")
-        if not isinstance(number, str) or not _NUMBER.match(number):
-            raise PbxError(f"'{number}' is not a number {self.label} can call", field="number")
+        checked_number(number, self.label, "call")
         self._require_channel()
         return await self._ecr.play(recording_ref, number)
 
@@ -490,11 +485,6 @@ class DigitroDriver(PumpedDriver):
             raise Unsupported(f"finding recordings needs EasyCall Record on {self.label}: fill the registry's "
                               "ecr_address, ecr_port and ecr_user", field="ecr_address")
         return await self._ecr.lookup(call_id=call_id)
-
-
-def _check_target(target: str) -> None:
-    if not isinstance(target, str) or not _NUMBER.match(target):
-        raise PbxError(f"'{target}' is not an extension or number to transfer to", field="target")
 
 
 def _host(address: str) -> str:
@@ -508,7 +498,7 @@ def _passwords(value: object) -> dict[str, SecretStr]:
         raise PbxError("device_passwords must map each extension to its device password", field="device_passwords")
     result = {}
     for extension, password in value.items():
-        if not isinstance(extension, str) or not _EXTENSION.match(extension):
+        if not isinstance(extension, str) or not re.fullmatch(r"\d{2,8}", extension):
             raise PbxError(f"device_passwords: '{extension}' is not an extension number", field="device_passwords")
         result[extension] = password if isinstance(password, SecretStr) else SecretStr(str(password or ""))
     return result

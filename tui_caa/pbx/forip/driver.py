@@ -44,7 +44,7 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.domain.events import CallEvent, DriverConnected, DriverDisconnected, DriverResynced, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability, Direction
-from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported
+from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported, checked_extension, checked_number
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen
@@ -54,8 +54,6 @@ from tui_caa.pbx.options.forip import ForipOptions
 
 log = logging.getLogger(__name__)
 
-_EXTENSION = re.compile(r"^\d{2,8}$")
-_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 API, AMI = "CRM API", "AMI"
 
 
@@ -355,10 +353,8 @@ class ForipDriver(LinkedDriver):
         return await self._disca(extension, number, int(at.timestamp()))
 
     async def _disca(self, extension: str, number: str, ts: int) -> str:
-        if not isinstance(extension, str) or not _EXTENSION.match(extension):
-            raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field="extension")
-        if not isinstance(number, str) or not _NUMBER.match(number):
-            raise PbxError(f"'{number}' is not a number {self.label} can dial", field="number")
+        checked_extension(extension)
+        checked_number(number, self.label)
         self._require_api()
         self.dials += 1
         try:

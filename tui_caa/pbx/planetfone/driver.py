@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
-from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
+from tui_caa.pbx.base import NotConnected, PbxError, Unsupported, checked_extension, checked_number
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of
@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 3080
 DEFAULT_MYSQL_PORT = 3306
 MYSQL_RETRY = 30.0  # seconds between sweeps while the MySQL fails (the polls skip it meanwhile)
-_EXTENSION = re.compile(r"^\d{2,8}$")
-_NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 
 
 def _now() -> datetime:
@@ -340,14 +338,11 @@ class PlanetfoneDriver(PumpedDriver):
     # ================================================================ commands
 
     def _check_extension(self, extension: str) -> str:
-        if not isinstance(extension, str) or not _EXTENSION.match(extension):
-            raise PbxError(f"'{extension}' is not an extension number (2 to 8 digits)", field="extension")
-        return extension
+        return checked_extension(extension)
 
     def _check_number(self, number: str, what: str = "number") -> str:
-        if not isinstance(number, str) or not _NUMBER.match(number.strip()):
-            raise PbxError(f"'{number}' is not a number {self.label} can dial", field=what)
-        return number.strip()
+        """The number without the spaces a person may have typed around it."""
+        return checked_number(number.strip() if isinstance(number, str) else number, self.label, field=what)
 
     def _leg(self, extension: str, call_id: str) -> Leg:
         self._check_extension(extension)

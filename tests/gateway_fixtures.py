@@ -13,13 +13,13 @@ from tests.conftest import T0
 from tui_caa.clock import ManualClock
 from tui_caa.crm import CrmStore
 from tui_caa.domain import Customer, Phone, Seller, TrafficSource
-from tui_caa.gateway.messages import GatewayMessage
 from tui_caa.gateway.outbox import Outbox
-from tui_caa.gateway.principal import Principal, Role
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
 from tui_caa.pbx.sim import SimScenario, SimulatorDriver
 from tui_caa.phones import DialRules
+from tui_caa.protocol.messages import GatewayMessage
+from tui_caa.protocol.principal import Principal, Role
 
 EXTENSIONS = ("1001", "1002", "1003", "1009")
 

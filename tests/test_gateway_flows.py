@@ -17,10 +17,10 @@ from tui_caa.domain.events import (
     CallRinging,
     CallTransferred,
 )
-from tui_caa.gateway.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
-from tui_caa.gateway.principal import NotAllowed, Reconnecting
 from tui_caa.pbx.base import Unsupported
 from tui_caa.pbx.sim import SimulatorDriver
+from tui_caa.protocol.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
+from tui_caa.protocol.principal import NotAllowed, Reconnecting
 
 
 def events(messages, kind=None):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from tests.conftest import T0
 from tui_caa.domain import ExtensionState
 from tui_caa.domain.events import ExtensionStateChanged, PbxSnapshot
 from tui_caa.gateway.hub import Hub
-from tui_caa.gateway.messages import LinkState, LinkStatus, PbxUpdate, StateSnapshot
+from tui_caa.protocol.messages import LinkState, LinkStatus, PbxUpdate, StateSnapshot
 
 
 def snapshots(extension):  # type: ignore[no-untyped-def]

@@ -24,11 +24,11 @@ from tests.asterisk.test_driver import (
 from tui_caa.crm import CrmStore
 from tui_caa.domain.events import CallEnded, DriverConnected, DriverDisconnected, DriverResynced, PbxEvent
 from tui_caa.domain.telephony import Disposition, ExtensionState
-from tui_caa.gateway.messages import LinkState
 from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.service import Gateway
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.base import NotConnected
+from tui_caa.protocol.messages import LinkState
 
 HANGUP_1003 = (b"Event: Hangup\r\nPrivilege: call,all\r\nChannel: PJSIP/1003-0000001c\r\nUniqueid: 1795647001.30\r\n"
                b"Linkedid: 1795647001.29\r\nCause: 16\r\n\r\n")

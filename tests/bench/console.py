@@ -66,7 +66,7 @@ async def main():
     from tui_caa.commands.db import open_demo_ready_store
     from tui_caa.config import Settings
     from tui_caa.gateway.embedded import start_embedded
-    from tui_caa.gateway.principal import Role
+    from tui_caa.protocol.principal import Role
     from tui_caa.ui import i18n
     from tui_caa.ui.app import CaaApp
 
@@ -182,13 +182,13 @@ async def key_latency(extensions: int, rate: float, keys: int, folder: Path, see
     from tui_caa.domain import Customer, Direction, ExtensionState, Phone, Seller, TrafficSource
     from tui_caa.domain.errors import DomainError
     from tui_caa.domain.events import CallAnswered, CallEnded, CallRinging, ExtensionStateChanged
-    from tui_caa.gateway.messages import PbxUpdate, ScreenPop
     from tui_caa.gateway.outbox import Outbox
-    from tui_caa.gateway.principal import Principal, Role
     from tui_caa.gateway.service import Gateway
     from tui_caa.gateway.session import LocalSession
     from tui_caa.pbx.sim import SimScenario, SimulatorDriver
     from tui_caa.phones import CallerIdRules, DialRules
+    from tui_caa.protocol.messages import PbxUpdate, ScreenPop
+    from tui_caa.protocol.principal import Principal, Role
     from tui_caa.ui import i18n
     from tui_caa.ui.app import CaaApp
     from tui_caa.ui.screens.monitor import MonitorScreen

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tui_caa.crm import open_store
-from tui_caa.gateway.messages import PbxUpdate
 from tui_caa.gateway.outbox import Outbox
-from tui_caa.gateway.principal import Principal, Role
 from tui_caa.gateway.service import Gateway
 from tui_caa.pbx.sim import SimScenario, SimulatorDriver
 from tui_caa.phones import CallerIdRules
+from tui_caa.protocol.messages import PbxUpdate
+from tui_caa.protocol.principal import Principal, Role
 
 TARGET_EVENTS_PER_SECOND = 50_000
 TARGET_P99_MS = 20.0

@@ -23,12 +23,12 @@ from pathlib import Path
 from tests.bench import crmdb
 from tests.bench.lookup import pick_numbers
 from tui_caa.crm import open_store
-from tui_caa.gateway.messages import ScreenPop
 from tui_caa.gateway.outbox import Outbox
-from tui_caa.gateway.principal import Principal, Role
 from tui_caa.gateway.service import Gateway
 from tui_caa.pbx.sim import SimScenario, SimulatorDriver
 from tui_caa.phones import CallerIdRules
+from tui_caa.protocol.messages import ScreenPop
+from tui_caa.protocol.principal import Principal, Role
 
 TARGET_P99_MS = 20.0
 

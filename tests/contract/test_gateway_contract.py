@@ -25,13 +25,13 @@ from tui_caa.crm import CrmStore
 from tui_caa.domain import CallRecord, Seller, TrafficSource
 from tui_caa.domain.events import CallAnswered, CallDialing, CallEnded, CallEvent, CallRinging
 from tui_caa.domain.telephony import MISSED_DISPOSITIONS, Capability, Direction, Disposition
-from tui_caa.gateway.messages import GatewayMessage, LinkState, LinkStatus, PbxUpdate, StateSnapshot
 from tui_caa.gateway.outbox import Outbox
-from tui_caa.gateway.principal import Principal, Reconnecting, Role
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
 from tui_caa.pbx.base import PbxError
 from tui_caa.phones import DialRules
+from tui_caa.protocol.messages import GatewayMessage, LinkState, LinkStatus, PbxUpdate, StateSnapshot
+from tui_caa.protocol.principal import Principal, Reconnecting, Role
 
 CUSTOMER = "51999887766"  # the caller ID / the number the agent dials
 DDR = "5121010005"  # the dealership number the customer dialed

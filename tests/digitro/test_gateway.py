@@ -11,10 +11,10 @@ from tests.digitro.fake_digitro import FakeDigitro
 from tests.digitro.harness import make_driver
 from tui_caa.crm import CrmStore
 from tui_caa.domain.telephony import CallState, Direction, Disposition
-from tui_caa.gateway.messages import LinkState
 from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.service import Gateway
 from tui_caa.phones import DialRules
+from tui_caa.protocol.messages import LinkState
 
 CUSTOMER, DDR = "51999887766", "5121010005"
 

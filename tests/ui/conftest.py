@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.gateway_fixtures import Rig
-from tui_caa.gateway.principal import Role
+from tui_caa.protocol.principal import Role
 from tui_caa.ui import i18n
 from tui_caa.ui.app import CaaApp
 

@@ -1,8 +1,8 @@
 import pytest
 
 from tui_caa.crm import DatabaseUnavailable
-from tui_caa.gateway.principal import NotAllowed, Reconnecting
 from tui_caa.pbx.base import PbxError, Unsupported
+from tui_caa.protocol.principal import NotAllowed, Reconnecting
 from tui_caa.ui import i18n
 from tui_caa.ui.errors import readable
 

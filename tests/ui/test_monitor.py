@@ -21,9 +21,9 @@ from tests.ui.conftest import SIZE, settle
 from tui_caa.domain import ExtensionState
 from tui_caa.domain.events import CallAnswered, CallRinging, ExtensionStateChanged
 from tui_caa.domain.telephony import Capability, Direction
-from tui_caa.gateway.messages import PbxUpdate
-from tui_caa.gateway.principal import Principal, Role
 from tui_caa.gateway.session import LocalSession
+from tui_caa.protocol.messages import PbxUpdate
+from tui_caa.protocol.principal import Principal, Role
 from tui_caa.ui import i18n
 from tui_caa.ui.app import CaaApp
 from tui_caa.ui.screens.monitor import ExtensionTable, MonitorScreen

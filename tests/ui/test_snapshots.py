@@ -9,7 +9,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 
 from tests.ui.conftest import settle
-from tui_caa.gateway.principal import Role
+from tui_caa.protocol.principal import Role
 from tui_caa.ui import i18n
 
 

@@ -11,7 +11,7 @@ from tui_caa.commands.db import open_demo_ready_store
 from tui_caa.config import Settings
 from tui_caa.domain import DomainError
 from tui_caa.gateway.embedded import start_embedded
-from tui_caa.gateway.principal import Role
+from tui_caa.protocol.principal import Role
 
 CLOSE_TIMEOUT = 5.0
 

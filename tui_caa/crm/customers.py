@@ -29,23 +29,9 @@ from tui_caa.domain import (
     normalize_plate,
     parse_document,
 )
-from tui_caa.domain.crm import Record
+from tui_caa.domain.crm import CustomerSaved, DuplicateWarning
 from tui_caa.domain.text import fold
 from tui_caa.phones import near_key
-
-
-class DuplicateWarning(Record):
-    """Another customer already has this phone or document (shown, never blocking)."""
-
-    field: str  # "document" or a phone slot
-    value: str
-    customer_id: int
-    customer_name: str
-
-
-class CustomerSaved(Record):
-    customer: Customer
-    warnings: tuple[DuplicateWarning, ...] = ()
 
 
 class CustomerOps(StoreBase):

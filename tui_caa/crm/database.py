@@ -13,13 +13,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tui_caa.domain.errors import DomainError
+from tui_caa.domain.errors import DatabaseUnavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class DatabaseUnavailable(DomainError):
-    """The CRM database cannot be reached or used; the message says which one and why."""
 
 
 def safe_url(url: str) -> str:

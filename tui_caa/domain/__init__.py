@@ -5,6 +5,8 @@ from tui_caa.domain.crm import (
     Contact,
     ContactOutcome,
     Customer,
+    CustomerSaved,
+    DuplicateWarning,
     Phone,
     PhoneChange,
     PhoneSlot,
@@ -39,7 +41,8 @@ from tui_caa.domain.vehicles import format_plate, normalize_plate, normalize_vin
 
 __all__ = [
     "ALL_CAPABILITIES", "MISSED_DISPOSITIONS", "Appointment", "CallRecord", "CallState",
-    "Capability", "Conflict", "Contact", "ContactOutcome", "Customer", "CustomerMatch",
+    "Capability", "Conflict", "Contact", "ContactOutcome", "Customer", "CustomerMatch", "CustomerSaved",
+    "DuplicateWarning",
     "Direction", "Disposition", "DocumentKind", "DomainError", "ExtensionState", "HistoryCursor",
     "HistoryFilter", "HistoryPage", "HistoryRow", "InvalidInput", "LifecycleEntry",
     "LifecycleKind", "LockedField", "NotFound", "PbxKind", "PbxRegistryEntry", "Phone",

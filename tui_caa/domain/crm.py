@@ -99,6 +99,20 @@ class Customer(Record):
         return next((p for p in self.phones if p.slot == slot), None)
 
 
+class DuplicateWarning(Record):
+    """Another customer already has this phone or document (shown, never blocking)."""
+
+    field: str  # "document" or a phone slot
+    value: str
+    customer_id: int
+    customer_name: str
+
+
+class CustomerSaved(Record):
+    customer: Customer
+    warnings: tuple[DuplicateWarning, ...] = ()
+
+
 class Vehicle(Record):
     id: int | None = None
     customer_id: int | None = None

@@ -26,3 +26,30 @@ class Conflict(DomainError):
 
 class LockedField(DomainError):
     """The field may not change once set (the traffic source of a contact that came from a DDR)."""
+
+
+# ---- refusals of the layers above the domain, defined here so that a remote console can tell them
+# apart (and say them in Portuguese) without importing the CRM stack or any PBX driver ----
+
+class NotAllowed(DomainError):
+    """The command is refused for this user; the message says why."""
+
+
+class Reconnecting(DomainError):
+    """The PBX link is down or being resynced; commands wait for it to come back."""
+
+
+class DatabaseUnavailable(DomainError):
+    """The CRM database cannot be reached or used; the message says which one and why."""
+
+
+class PbxError(DomainError):
+    """The PBX refused or failed a command; the message says what the PBX said."""
+
+
+class Unsupported(PbxError):
+    """The command is not available on this PBX (or not configured)."""
+
+
+class NotConnected(PbxError):
+    """There is no working connection to the PBX right now."""

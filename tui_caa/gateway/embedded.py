@@ -9,9 +9,9 @@ from tui_caa.config import Settings
 from tui_caa.crm import CrmStore
 from tui_caa.domain import NotFound, PbxKind, Seller
 from tui_caa.gateway.factory import PbxOverride, make_driver, make_gateway, pbx_entry
-from tui_caa.gateway.principal import Principal, Role
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
+from tui_caa.protocol.principal import Principal, Role
 
 
 @dataclass

@@ -9,7 +9,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from tui_caa.gateway.messages import GatewayMessage, StateSnapshot
+from tui_caa.protocol.messages import GatewayMessage, StateSnapshot
 
 SnapshotFactory = Callable[[str | None], StateSnapshot]
 

@@ -24,13 +24,13 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.gateway.hub import Hub, Subscription
-from tui_caa.gateway.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
 from tui_caa.gateway.outbox import Outbox
-from tui_caa.gateway.principal import NotAllowed, Principal, Reconnecting
 from tui_caa.gateway.recorder import CallRecorder
 from tui_caa.gateway.state import PbxState, TrackedCall
 from tui_caa.pbx.base import PbxDriver, PbxError
 from tui_caa.phones import CallerIdRules, DialRules, InvalidPhoneNumber, dial_string, normalize
+from tui_caa.protocol.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
+from tui_caa.protocol.principal import NotAllowed, Principal, Reconnecting
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

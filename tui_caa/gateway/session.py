@@ -1,21 +1,16 @@
-"""What a console talks to: its event stream, its commands and the CRM operations it needs.
-
-A small, serialisable surface (domain records and plain values in and out), so that the same
-console runs in-process (`LocalSession`, now) or against a remote gateway (an HTTP session with
-these same methods, later). Every method acts as the session's principal: an agent on its own
-extension, a supervisor on everything it may watch."""
+"""The session of a console in the gateway's own process: the `Session` protocol served straight
+from the gateway and the CRM store (the HTTP API serves remote consoles with one of these each)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
 
-from tui_caa.crm import CustomerSaved
 from tui_caa.domain import (
     Appointment,
     CallRecord,
     Contact,
     Customer,
+    CustomerSaved,
     HistoryCursor,
     HistoryFilter,
     HistoryPage,
@@ -28,56 +23,15 @@ from tui_caa.domain import (
     Vehicle,
 )
 from tui_caa.domain.telephony import Capability
-from tui_caa.gateway.messages import GatewayMessage
-from tui_caa.gateway.principal import NotAllowed, Principal
+from tui_caa.gateway.hub import Subscription
 from tui_caa.gateway.service import Gateway
 from tui_caa.phones import CallerIdRules
+from tui_caa.protocol.messages import GatewayMessage
+from tui_caa.protocol.principal import NotAllowed, Principal
+from tui_caa.protocol.session import Session
 
 
-class Session(Protocol):
-    principal: Principal
-
-    def messages(self) -> AsyncIterator[GatewayMessage]: ...
-    def capabilities(self) -> frozenset[Capability]: ...
-    def caller_id_rules(self) -> CallerIdRules: ...
-    # calls
-    async def dial(self, number: str) -> str: ...
-    async def answer(self, call_id: str) -> None: ...
-    async def hangup(self, call_id: str) -> None: ...
-    async def hold(self, call_id: str) -> None: ...
-    async def resume(self, call_id: str) -> None: ...
-    async def blind_transfer(self, call_id: str, target: str) -> None: ...
-    async def consult(self, call_id: str, target: str) -> None: ...
-    async def complete_transfer(self, call_id: str) -> None: ...
-    async def cancel_transfer(self, call_id: str) -> None: ...
-    async def send_dtmf(self, call_id: str, digits: str) -> None: ...
-    async def park(self, call_id: str) -> str: ...
-    async def pickup(self, slot_or_extension: str) -> None: ...
-    async def monitor(self, mode: Capability, target_extension: str) -> None: ...
-    async def play_recording(self, pbx_call_id: str, number: str | None = None) -> str: ...
-    # CRM
-    async def lookup(self, number: str) -> PhoneLookup: ...
-    async def search_customers(self, query: str, limit: int = 50) -> list[Customer]: ...
-    async def get_customer(self, customer_id: int) -> Customer: ...
-    async def create_customer(self, customer: Customer) -> CustomerSaved: ...
-    async def update_customer(self, customer: Customer) -> CustomerSaved: ...
-    async def associate_phone(self, customer_id: int, slot: PhoneSlot, number: str) -> PhoneChange: ...
-    async def vehicles_of(self, customer_id: int) -> list[Vehicle]: ...
-    async def add_vehicle(self, vehicle: Vehicle) -> Vehicle: ...
-    async def create_contact(self, contact: Contact) -> Contact: ...
-    async def update_contact(self, contact: Contact) -> Contact: ...
-    async def create_appointment(self, appointment: Appointment) -> Appointment: ...
-    async def lifecycle(self, customer_id: int) -> list[LifecycleEntry]: ...
-    async def call_history(self, filters: HistoryFilter | None = None, after: HistoryCursor | None = None,
-                           limit: int = 50, extension: str | None = None) -> HistoryPage: ...
-    async def get_call(self, pbx_call_id: str) -> CallRecord: ...
-    async def traffic_sources(self) -> list[TrafficSource]: ...
-    async def sellers(self) -> list[Seller]: ...
-    async def simulate_call(self) -> str: ...
-    async def close(self) -> None: ...
-
-
-class LocalSession:
+class LocalSession(Session):
     """The session of a console running in the same process as the gateway."""
 
     def __init__(self, gateway: Gateway, principal: Principal, *, seller: Seller | None = None) -> None:
@@ -85,7 +39,14 @@ class LocalSession:
         self.seller = seller
         self._gateway = gateway
         self._store = gateway.store
-        self._subscription = gateway.subscribe(principal)
+        self._subscribed: Subscription | None = None
+
+    @property
+    def _subscription(self) -> Subscription:
+        """Made on first use: a session that only sends commands (an API request) never subscribes."""
+        if self._subscribed is None:
+            self._subscribed = self._gateway.subscribe(self.principal)
+        return self._subscribed
 
     def messages(self) -> AsyncIterator[GatewayMessage]:
         """The first message is always a StateSnapshot; so is any message after a resync."""
@@ -205,7 +166,8 @@ class LocalSession:
         return await self._store.traffic_sources()
 
     async def sellers(self) -> list[Seller]:
-        return await self._store.sellers()
+        """Without their extension passwords: a console never needs them."""
+        return [s.model_copy(update={"extension_password": None}) for s in await self._store.sellers()]
 
     async def simulate_call(self) -> str:
         """Built-in simulator only: a customer calls this extension now (to try the console)."""
@@ -218,7 +180,8 @@ class LocalSession:
         return await driver.ring_random(self.principal.own_extension())
 
     async def close(self) -> None:
-        self._subscription.close()
+        if self._subscribed is not None:
+            self._subscribed.close()
 
     @property
     def _seller_id(self) -> int | None:

@@ -12,15 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from tui_caa.domain.errors import DomainError
+# the errors live in the domain (a remote console tells them apart); drivers import them from here
+from tui_caa.domain.errors import NotConnected as NotConnected
+from tui_caa.domain.errors import PbxError as PbxError
+from tui_caa.domain.errors import Unsupported as Unsupported
 from tui_caa.domain.events import PbxEvent, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability
-
-
-class PbxError(DomainError):
-    """The PBX refused or failed a command; the message says what the PBX said."""
-
 
 _EXTENSION = re.compile(r"\d{2,8}")
 _DIAL_STRING = re.compile(r"\+?[0-9*#]{1,32}")  # what a driver sends the PBX (phones.dial_string made it)
@@ -38,14 +36,6 @@ def checked_number(value: object, pbx: str, what: str = "dial", field: str = "nu
     if not isinstance(value, str) or not _DIAL_STRING.fullmatch(value):
         raise PbxError(f"'{value}' is not a number {pbx} can {what}", field=field)
     return value
-
-
-class Unsupported(PbxError):
-    """The command is not available on this PBX (or not configured)."""
-
-
-class NotConnected(PbxError):
-    """There is no working connection to the PBX right now."""
 
 
 class PbxDriver(ABC):

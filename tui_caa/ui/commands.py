@@ -7,7 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui_caa.gateway.principal import Role
+from tui_caa.protocol.principal import Role
 from tui_caa.ui.i18n import Catalog
 
 T = Catalog({

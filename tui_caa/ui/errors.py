@@ -5,10 +5,15 @@ refusal are translated by their class and field; anything else is shown as the l
 
 from __future__ import annotations
 
-from tui_caa.crm.database import DatabaseUnavailable
-from tui_caa.domain import DomainError
-from tui_caa.gateway.principal import NotAllowed, Reconnecting
-from tui_caa.pbx.base import NotConnected, PbxError, Unsupported
+from tui_caa.domain.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    NotAllowed,
+    NotConnected,
+    PbxError,
+    Reconnecting,
+    Unsupported,
+)
 from tui_caa.ui.i18n import Catalog, current_language
 
 T = Catalog({

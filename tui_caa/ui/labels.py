@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tui_caa.domain import CallState, ContactOutcome, Direction, Disposition, ExtensionState, PhoneSlot
-from tui_caa.gateway.messages import LinkState
+from tui_caa.protocol.messages import LinkState
 from tui_caa.ui.i18n import Catalog
 
 T = Catalog({
@@ -29,6 +29,7 @@ T = Catalog({
     "link_connected": ("central conectada", "PBX connected"),
     "link_reconnecting": ("reconectando à central", "reconnecting to the PBX"),
     "link_down": ("central fora do ar", "PBX down"),
+    "link_unreachable": ("sem contato com o serviço de integração", "integration service unreachable"),
     "answered": ("atendida", "answered"),
     "no_answer": ("não atendida", "not answered"),
     "busy": ("ocupado", "busy"),
@@ -61,7 +62,8 @@ EXTENSION_CLASSES = {
 }
 #: the theme variable of each state, for markup such as "[$ext-busy]"
 EXTENSION_VARIABLES = {state: f"${css}" for state, css in EXTENSION_CLASSES.items()}
-LINK_GLYPHS = {LinkState.CONNECTED: "●", LinkState.RECONNECTING: "◌", LinkState.DOWN: "✖"}
+LINK_GLYPHS = {LinkState.CONNECTED: "●", LinkState.RECONNECTING: "◌", LinkState.DOWN: "✖",
+               LinkState.UNREACHABLE: "✖"}
 DIRECTION_GLYPHS = {Direction.INBOUND: "↙", Direction.OUTBOUND: "↗", Direction.INTERNAL: "↔"}
 
 

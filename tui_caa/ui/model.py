@@ -19,7 +19,7 @@ from tui_caa.domain.events import (
     CallTransferred,
     ExtensionStateChanged,
 )
-from tui_caa.gateway.messages import (
+from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayMessage,
     LinkState,

@@ -26,6 +26,7 @@ VARIABLE_DEFAULTS = {
     "link-connected": "#3FB97A",
     "link-reconnecting": "#E8A33D",
     "link-down": "#E05561",
+    "link-unreachable": "#E05561",
     "phone-link": "#6CB4FF",
 }
 

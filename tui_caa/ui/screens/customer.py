@@ -19,12 +19,12 @@ from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
-from tui_caa.crm import CustomerSaved
 from tui_caa.domain import (
     Appointment,
     Contact,
     ContactOutcome,
     Customer,
+    CustomerSaved,
     DomainError,
     LifecycleEntry,
     LifecycleKind,

@@ -22,8 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
-from tui_caa.crm import CustomerSaved
-from tui_caa.domain import Customer, DomainError, PhoneChange, PhoneSlot, format_document, parse_document
+from tui_caa.domain import Customer, CustomerSaved, DomainError, PhoneChange, PhoneSlot, format_document, parse_document
 from tui_caa.phones import InvalidPhoneNumber, NumberType, display, normalize
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Label, ListItem, ListView, Static
 
 from tui_caa.domain import CustomerMatch, Direction, format_document, format_plate
-from tui_caa.gateway.messages import ScreenPop
 from tui_caa.phones import display, display_raw
+from tui_caa.protocol.messages import ScreenPop
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_caa.gateway.messages import LinkState
+from tui_caa.protocol.messages import LinkState
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog
 

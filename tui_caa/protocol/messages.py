@@ -13,6 +13,7 @@ class LinkState(StrEnum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"  # lost, or resyncing: commands are refused until connected
     DOWN = "down"  # cannot connect at all (wrong address, PBX off…); retried with backoff
+    UNREACHABLE = "unreachable"  # a remote console cannot reach its gateway (said by the console itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,4 +60,12 @@ class CallsRecorded:
     call_ids: tuple[str, ...]
 
 
-GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot | CallsRecorded
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """Everything published before the console asked for `token` has been delivered to it (a remote
+    console's way to know it is up to date: tests, and a check that the stream still flows)."""
+
+    token: str
+
+
+GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot | CallsRecorded | Synced

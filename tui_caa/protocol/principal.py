@@ -5,20 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tui_caa.domain.errors import DomainError
+from tui_caa.domain.errors import NotAllowed, Reconnecting
+
+__all__ = ["NotAllowed", "Principal", "Reconnecting", "Role"]
 
 
 class Role(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
-
-
-class NotAllowed(DomainError):
-    """The command is refused for this user; the message says why."""
-
-
-class Reconnecting(DomainError):
-    """The PBX link is down or being resynced; commands wait for it to come back."""
 
 
 @dataclass(frozen=True, slots=True)

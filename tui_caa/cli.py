@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", help="colour theme (caa-dark, caa-light, caa-high-contrast or your own)")
     parser.add_argument("--lang", choices=["pt_BR", "en"], help="language of the screens (default: from the locale)")
     parser.add_argument("--no-mouse", action="store_true", help="keyboard only (no mouse capture)")
+    parser.add_argument("--gateway", metavar="URL",
+                        help="a site's integration service to log in to (default: gateway_url; none: embedded)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     phone = commands.add_parser("phone", help="Brazilian phone number tools").add_subparsers(
@@ -52,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_caa.commands.registry import add_registry_commands
 
     add_registry_commands(commands, pbx)
+
+    from tui_caa.commands.gateway import add_gateway_command
+
+    add_gateway_command(commands)
 
     db = commands.add_parser("db", help="the CRM database").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
@@ -87,6 +93,8 @@ def _route_logs(args: argparse.Namespace) -> None:
         logs.to_file()  # the console owns the terminal
     elif args.command == "pbx" and args.pbx_command == "check":
         logs.to_stderr(logging.ERROR)  # its FAILED lines already say why
+    elif args.command == "gateway" and not args.gateway_command:
+        logs.to_stderr(logging.INFO)  # a service: the journal keeps what it says
     else:
         logs.to_stderr(logging.WARNING)
 
@@ -105,6 +113,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands import pbx
 
         return {"check": pbx.check_command, "events": pbx.events_command}[args.pbx_command]
+    if args.command == "gateway" and not args.gateway_command:
+        from tui_caa.commands.gateway import serve_command
+
+        return serve_command
     if args.command == "db":
         from tui_caa.commands import db
 

@@ -60,6 +60,17 @@ class DatabaseSettings(BaseModel):
         return make_url(self.url).set(password=self.password.get_secret_value()).render_as_string(hide_password=False)
 
 
+class GatewaySettings(BaseModel):
+    """`[gateway]`: the integration service (`tui-caa gateway`); the command line wins over these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str = "127.0.0.1:8640"  # loopback until an administrator opens it to the site
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)  # a login lasts a working day
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", env_ignore_empty=True, extra="forbid",
@@ -75,6 +86,10 @@ class Settings(BaseSettings):
     dialing: DialRules = Field(default_factory=DialRules)
     caller_id: CallerIdRules = Field(default_factory=CallerIdRules)
     pbx: PbxOptions = Field(default_factory=PbxOptions)  # [pbx.asterisk], [pbx.digitro]…
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    # a console of a site: the gateway to log in to (several, comma-separated: tried in turn)
+    gateway_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2000)
+    gateway_ca: Path | None = None  # the CA that signed the gateway's certificate, when not a public one
 
     @field_validator("ddd")
     @classmethod

@@ -36,6 +36,12 @@ class Subscription:
             self._items.append(message)
         self._wake()
 
+    def mark(self, message: GatewayMessage) -> None:
+        """Queues `message` after everything published so far, even while a snapshot is due (which
+        is read first): how a console learns it has caught up."""
+        self._items.append(message)
+        self._wake()
+
     def resync(self) -> None:
         """Drops the backlog: the next read is a snapshot (after a PBX resync)."""
         self._items.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -64,6 +65,8 @@ class Gateway:
         self.link_reason = "not connected yet"
         self.pops: dict[str, ScreenPop] = {}
         self.bad_events = 0
+        # told how long each screen pop took, ring to publish (the service's metrics listen here)
+        self.on_screen_pop: Callable[[float], None] | None = None
         self._backoff = backoff
         self._sources_by_ddr: dict[str, TrafficSource] = {}
         self._lookups = asyncio.Semaphore(LOOKUPS_AT_ONCE)
@@ -220,6 +223,7 @@ class Gateway:
 
     async def _look_up(self, event: CallRinging, source: TrafficSource | None) -> None:
         assert event.extension and event.call_id
+        started = time.perf_counter()
         async with self._lookups:
             try:
                 pop = ScreenPop(event.extension, event.call_id, await self.store.lookup_by_phone(event.number or ""), source)
@@ -231,6 +235,8 @@ class Gateway:
         for call in self.state.calls.values():
             if call.call_id == event.call_id:
                 self.hub.publish(call.extension, ScreenPop(call.extension, call.call_id, pop.lookup, source, pop.error))
+        if self.on_screen_pop is not None:
+            self.on_screen_pop(time.perf_counter() - started)
 
     def _forget_pop_if_gone(self, call_id: str) -> None:
         if call_id in self.pops and not any(c.call_id == call_id for c in self.state.calls.values()):

@@ -38,6 +38,7 @@ from tui_caa.protocol.wire import validation_message
 CallId = Annotated[str, Field(min_length=1, max_length=128)]
 Limit = Annotated[int, Field(ge=1, le=500)]
 Number = Annotated[str, Field(max_length=64)]
+API_PREFIX_V1 = "/api/v1"
 MAX_BODY_BYTES = 256 * 1024  # the largest request a console sends (a customer with its notes) is ~10 KB
 
 

@@ -32,8 +32,6 @@ from tui_caa.protocol.messages import (
     Synced,
 )
 
-API_PREFIX = "/api/v1"
-
 
 class WireError(DomainError):
     """A message or reply that is not what the protocol says (a bug or a foreign server)."""
@@ -44,7 +42,11 @@ class Unauthorized(DomainError):
 
 
 class GatewayUnreachable(DomainError):
-    """The console cannot reach its gateway; the message says what happened to the command."""
+    """The console cannot reach its gateway: the command was not sent."""
+
+
+class GatewayUnanswered(GatewayUnreachable):
+    """The command was sent but no reply came: it may have been carried out (never re-sent)."""
 
 
 class TooManyAttempts(DomainError):

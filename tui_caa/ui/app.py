@@ -17,7 +17,9 @@ from textual.theme import Theme
 from tui_caa.clock import Clock, SystemClock
 from tui_caa.domain import Customer, DomainError
 from tui_caa.protocol.principal import Role
+from tui_caa.protocol.api import SessionInfo
 from tui_caa.protocol.session import Session
+from tui_caa.protocol.wire import Unauthorized
 from tui_caa.ui.call_actions import CALL_BINDINGS, CallActions
 from tui_caa.ui.errors import readable
 from tui_caa.ui.i18n import Catalog
@@ -80,13 +82,17 @@ class CaaApp(CallActions, App[None]):
         theme_dirs: tuple[Path, ...] = (),
         keymap: dict[str, str] | None = None,
         clock: Clock | None = None,
+        remembered_login: Callable[[str | None], str] | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.clock: Clock = clock or SystemClock()
         self.role = role
         self.simulated = simulated
-        self.model = ConsoleModel(extension=session.principal.extension)
+        # a remote console learns who it is from its login (never from its own flags)
+        self.needs_login = getattr(session, "logged_in", True) is False
+        self.remembered_login = remembered_login
+        self.model = ConsoleModel(extension=None if self.needs_login else session.principal.extension)
         self.console_changed: Signal[set[str]] = Signal(self, "console-changed")
         self._theme_name = theme_name
         self._theme_dirs = theme_dirs
@@ -100,8 +106,39 @@ class CaaApp(CallActions, App[None]):
         self._install_themes()
         if self.keymap:
             self._apply_keymap()
+        if self.needs_login:
+            self.show_login()
+        else:
+            self._begin()
+
+    def _begin(self) -> None:
         self.pump_messages()
         self.switch_mode("monitor" if self.role is Role.SUPERVISOR else "agent")
+
+    # ---- a remote console's login ----
+    def show_login(self, *, expired: bool = False) -> None:
+        """The login screen, on top of everything open (an expired session loses no typed text)."""
+        from tui_caa.ui.screens.login import LoginScreen
+
+        if isinstance(self.screen, LoginScreen):
+            return
+        remembered = self.remembered_login(None) if self.remembered_login else ""
+        self.push_screen(LoginScreen(login=remembered, expired=expired), self._logged_in)
+
+    def _logged_in(self, info: SessionInfo | None) -> None:
+        if info is None:
+            return
+        if self.remembered_login is not None:
+            self.remembered_login(info.login)
+        first = self.needs_login
+        self.needs_login = False
+        self.role = info.role
+        self.simulated = info.simulated
+        self.model.extension = info.extension
+        if first:
+            self._begin()
+        else:
+            self.pump_messages()  # the stream ended with the session: open it again (a fresh snapshot)
 
     def _install_themes(self) -> None:
         loaded = load_themes(shipped_themes_dir(), *self._theme_dirs)
@@ -136,12 +173,15 @@ class CaaApp(CallActions, App[None]):
     # ---- the gateway ----
     @work(exclusive=True, group="gateway", exit_on_error=False, description="gateway messages")
     async def pump_messages(self) -> None:
-        async for message in self.session.messages():
-            changes = self.model.apply(message)
-            if changes:
-                self.console_changed.publish(changes)
-            if "missed" in changes:
-                self.notify_missed()
+        try:
+            async for message in self.session.messages():
+                changes = self.model.apply(message)
+                if changes:
+                    self.console_changed.publish(changes)
+                if "missed" in changes:
+                    self.notify_missed()
+        except Unauthorized:
+            self.show_login(expired=True)
 
     def refresh_console(self) -> None:
         """Asks every widget to redraw from the model (a screen that mounted after the first
@@ -156,6 +196,9 @@ class CaaApp(CallActions, App[None]):
         async def command() -> None:
             try:
                 result = await make()
+            except Unauthorized:
+                self.show_login(expired=True)
+                return
             except DomainError as exc:
                 self.notify(readable(exc), title=T("error_title"), severity="error", timeout=8)
                 return

@@ -14,6 +14,7 @@ from tui_caa.domain.errors import (
     Reconnecting,
     Unsupported,
 )
+from tui_caa.protocol.wire import GatewayUnanswered, GatewayUnreachable, TooManyAttempts, Unauthorized, WireError
 from tui_caa.ui.i18n import Catalog, current_language
 
 T = Catalog({
@@ -30,6 +31,16 @@ T = Catalog({
     "number": ("Número inválido para discar: {detail}", "Invalid number to dial: {detail}"),
     "target": ("Destino inválido: {detail}", "Invalid target: {detail}"),
     "pbx_refused": ("A central recusou: {detail}", "The PBX refused: {detail}"),
+    "bad_login": ("Usuário ou senha incorretos.", "Wrong login or password."),
+    "expired": ("Sua sessão terminou; entre de novo.", "Your session has ended; log in again."),
+    "unreachable": ("Sem contato com o serviço de integração; nada foi enviado. Tente de novo em instantes.",
+                    "The integration service cannot be reached; nothing was sent. Try again in a moment."),
+    "unanswered": ("O serviço de integração não respondeu; o comando pode ter sido executado: confira antes "
+                   "de repetir.", "The integration service did not answer; the command may have been carried "
+                   "out: check before repeating it."),
+    "throttled": ("Muitas tentativas de entrar; aguarde alguns minutos.", "Too many login attempts; wait a few minutes."),
+    "wire": ("O serviço de integração respondeu algo inválido; avise o administrador.",
+             "The integration service sent an invalid reply; tell the administrator."),
 })
 
 CAPABILITY_WORDS = {
@@ -45,6 +56,16 @@ def readable(exc: DomainError) -> str:
         return str(exc)
     detail = str(exc)
     match exc:
+        case Unauthorized():
+            return T("bad_login") if exc.field == "login" else T("expired")
+        case GatewayUnanswered():
+            return T("unanswered")
+        case GatewayUnreachable():
+            return T("unreachable")
+        case TooManyAttempts():
+            return T("throttled")
+        case WireError():
+            return T("wire")
         case Reconnecting():
             return T("reconnecting")
         case Unsupported():

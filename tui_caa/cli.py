@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = db.add_parser("demo", help="fill an empty database with a realistic demo dealership")
     demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
     demo.add_argument("--customers", type=int, default=500, help="how many customers (default 500)")
+    telephony = db.add_parser("telephony", help="the CRM's module switch for PBX integration: show it, or turn it on or off")
+    telephony.add_argument("state", nargs="?", choices=["on", "off"], help="on or off (default: show it)")
     return parser
 
 
@@ -108,7 +110,7 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
     if args.command == "db":
         from tui_caa.commands import db
 
-        return {"init": db.init_command, "demo": db.demo_command}[args.db_command]
+        return {"init": db.init_command, "demo": db.demo_command, "telephony": db.telephony_command}[args.db_command]
     from tui_caa.commands.start import start_command
 
     return start_command

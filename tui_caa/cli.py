@@ -1,5 +1,5 @@
 """The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `pbx`, `seller`,
-`source`, `db`)."""
+`source`, `db`, `gateway check|install`)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_registry_commands(commands, pbx)
 
+    gateway = commands.add_parser("gateway", help="the integration service: one per PBX; serves the consoles")
+    gateway_commands = gateway.add_subparsers(dest="gateway_command", metavar="ACTION")
+    from tui_caa.commands.gateway_admin import add_gateway_admin_commands
+
+    add_gateway_admin_commands(gateway_commands)
+
     db = commands.add_parser("db", help="the CRM database").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
     db.add_parser("init", help="create the database or migrate it to the newest schema (keeps all data)")
@@ -87,7 +93,8 @@ def _route_logs(args: argparse.Namespace) -> None:
 
     if args.command is None:
         logs.to_file()  # the console owns the terminal
-    elif args.command == "pbx" and args.pbx_command == "check":
+    elif args.command == "pbx" and args.pbx_command == "check" or \
+            args.command == "gateway" and args.gateway_command == "check":
         logs.to_stderr(logging.ERROR)  # its FAILED lines already say why
     else:
         logs.to_stderr(logging.WARNING)
@@ -107,6 +114,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands import pbx
 
         return {"check": pbx.check_command, "events": pbx.events_command}[args.pbx_command]
+    if args.command == "gateway" and args.gateway_command in ("check", "install"):
+        from tui_caa.commands import gateway_admin
+
+        return gateway_admin.handler(args)
     if args.command == "db":
         from tui_caa.commands import db
 

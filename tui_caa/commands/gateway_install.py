@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -157,11 +158,12 @@ def _write(path: Path, unit: str) -> None:
 
 
 def _next_steps(user: str, config: str | None) -> str:
-    settings_file = config or "/etc/tui-caa/config.toml"
+    settings_file = shlex.quote(config or "/etc/tui-caa/config.toml")  # shell lines: quoted for a shell
+    folder = shlex.quote(os.path.dirname(config or "/etc/tui-caa/config.toml"))
     return "\n".join([
         "then, as root:",
         f"  useradd --system --user-group --no-create-home --home-dir /var/lib/tui-caa --shell /usr/sbin/nologin {user}",
-        f"  install -d -m 0750 -o root -g {user} {os.path.dirname(settings_file)}",
+        f"  install -d -m 0750 -o root -g {user} {folder}",
         f"  install -m 0640 -o root -g {user} config.toml {settings_file}   # it holds secrets",
         "  systemctl daemon-reload",
         "  systemctl enable --now tui-caa-gateway",

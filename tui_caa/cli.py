@@ -1,5 +1,5 @@
 """The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `pbx`, `seller`,
-`source`, `db`)."""
+`source`, `db`, `gateway check|install`)."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_commands(commands, pbx)
 
     from tui_caa.commands.gateway import add_gateway_command
+    from tui_caa.commands.gateway_admin import add_gateway_admin_commands
 
-    add_gateway_command(commands)
+    add_gateway_admin_commands(add_gateway_command(commands))
 
     db = commands.add_parser("db", help="the CRM database").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = db.add_parser("demo", help="fill an empty database with a realistic demo dealership")
     demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
     demo.add_argument("--customers", type=int, default=500, help="how many customers (default 500)")
+    telephony = db.add_parser("telephony", help="the CRM's module switch for PBX integration: show it, or turn it on or off")
+    telephony.add_argument("state", nargs="?", choices=["on", "off"], help="on or off (default: show it)")
     return parser
 
 
@@ -91,7 +94,8 @@ def _route_logs(args: argparse.Namespace) -> None:
 
     if args.command is None:
         logs.to_file()  # the console owns the terminal
-    elif args.command == "pbx" and args.pbx_command == "check":
+    elif args.command == "pbx" and args.pbx_command == "check" or \
+            args.command == "gateway" and args.gateway_command == "check":
         logs.to_stderr(logging.ERROR)  # its FAILED lines already say why
     elif args.command == "gateway" and not args.gateway_command:
         logs.to_stderr(logging.INFO)  # a service: the journal keeps what it says
@@ -113,6 +117,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands import pbx
 
         return {"check": pbx.check_command, "events": pbx.events_command}[args.pbx_command]
+    if args.command == "gateway" and args.gateway_command in ("check", "install"):
+        from tui_caa.commands import gateway_admin
+
+        return gateway_admin.handler(args)
     if args.command == "gateway" and not args.gateway_command:
         from tui_caa.commands.gateway import serve_command
 
@@ -120,7 +128,7 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
     if args.command == "db":
         from tui_caa.commands import db
 
-        return {"init": db.init_command, "demo": db.demo_command}[args.db_command]
+        return {"init": db.init_command, "demo": db.demo_command, "telephony": db.telephony_command}[args.db_command]
     from tui_caa.commands.start import start_command
 
     return start_command

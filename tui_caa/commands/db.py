@@ -1,4 +1,4 @@
-"""`tui-caa db init` and `tui-caa db demo`."""
+"""`tui-caa db init`, `tui-caa db demo` and `tui-caa db telephony`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,26 @@ async def _demo(settings: Settings, seed: int, customers: int) -> int:
         await store.close()
     print(f"database {safe_url(settings.database.url)}: demo dealership loaded (seed {seed})")
     print(describe(summary))
+    return 0
+
+
+MODULE_SWITCH = "“Utilizar serviços de integração com centrais telefônicas”"
+
+
+def telephony_command(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_telephony(settings, None if args.state is None else args.state == "on"))
+
+
+async def _telephony(settings: Settings, enabled: bool | None) -> int:
+    """Shows, or turns on or off, the CRM's telephony module switch (the seed's setting of that name)."""
+    store = await open_store(settings.database.connect_url(), settings.caller_id)
+    try:
+        if enabled is not None:
+            await store.set_telephony_enabled(enabled)
+        state = await store.telephony_enabled()
+    finally:
+        await store.close()
+    print(f"database {safe_url(settings.database.url)}: {MODULE_SWITCH} is {'on' if state else 'off'}")
     return 0
 
 

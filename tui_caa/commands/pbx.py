@@ -6,14 +6,17 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from tui_caa.commands.db import open_demo_ready_store
 from tui_caa.config import Settings
 from tui_caa.domain.events import PbxEvent, event_json
+from tui_caa.crm import CrmStore
+from tui_caa.domain import PbxRegistryEntry
 from tui_caa.gateway.factory import PbxOverride, make_driver, pbx_entry
-from tui_caa.pbx.base import PbxDriver, PbxError
+from tui_caa.pbx.base import PBX_PART, CheckResult, PbxDriver, PbxError
 
 CONNECT_TIMEOUT = 15.0
 
@@ -36,16 +39,65 @@ async def _open_driver(args: argparse.Namespace, settings: Settings) -> tuple[Pb
     store, _ = await open_demo_ready_store(settings)
     try:
         entry = await pbx_entry(store, override_from(args))
-        options = {}
-        if entry.kind == "simulator":
-            from tui_caa.pbx.sim import SimTraffic
-
-            options["traffic"] = SimTraffic(calls_per_minute=args.rate) if hasattr(args, "rate") else SimTraffic()
-        driver = await make_driver(entry, store, settings, **options)
+        return await driver_for(entry, store, settings, rate=getattr(args, "rate", None))
     finally:
         await store.close()
+
+
+async def driver_for(entry: PbxRegistryEntry, store: CrmStore | None, settings: Settings, *,
+                     rate: float | None = None) -> tuple[PbxDriver, str]:
+    """The driver for `entry` and the name messages give it ("Asterisk (10.0.0.5:5038)")."""
+    options = {}
+    if entry.kind == "simulator":
+        from tui_caa.pbx.sim import SimTraffic
+
+        options["traffic"] = SimTraffic(calls_per_minute=rate) if rate is not None else SimTraffic()
+    driver = await make_driver(entry, store, settings, **options)
     where = f"{entry.address}:{entry.port}" if entry.address else "built in"
     return driver, f"{driver.label} ({where})"
+
+
+@dataclass(frozen=True)
+class PbxProbe:
+    """What connecting to a PBX found: `failure` says why it could not connect (None: it did)."""
+
+    name: str
+    failure: str | None
+    summary: str  # "connected to …; N extensions, M calls under way"
+    capabilities: str
+    parts: list[CheckResult]  # the driver's check_parts(), PBX and database
+
+    @property
+    def problems(self) -> list[str]:
+        return [part.detail for part in self.parts if not part.ok]
+
+
+async def probe_pbx(driver: PbxDriver, name: str, *, parts_when_down: bool = False) -> PbxProbe:
+    """Connects, takes a snapshot and asks the driver's other services, each within CONNECT_TIMEOUT.
+    With `parts_when_down`, the other services (the PBX's database) are asked even when the PBX is down."""
+    summary = ""
+    try:
+        await asyncio.wait_for(driver.connect(), CONNECT_TIMEOUT)
+        snapshot = await asyncio.wait_for(driver.snapshot(), CONNECT_TIMEOUT)
+        failure = None
+        summary = f"connected to {name}; {len(snapshot.extensions)} extensions, {len(snapshot.calls)} calls under way"
+    except TimeoutError:
+        failure = f"{name} did not answer within {CONNECT_TIMEOUT:.0f} s"
+    except (PbxError, OSError) as exc:
+        failure = f"{name}: {exc}"
+    capabilities = ", ".join(sorted(c.value for c in driver.capabilities)) or "none"
+    if failure is not None and not parts_when_down:
+        return PbxProbe(name, failure, summary, capabilities, [])
+    return PbxProbe(name, failure, summary, capabilities, await _parts(driver, name))
+
+
+async def _parts(driver: PbxDriver, name: str) -> list[CheckResult]:
+    try:
+        return await asyncio.wait_for(driver.check_parts(), CONNECT_TIMEOUT)
+    except TimeoutError:
+        return [CheckResult(PBX_PART, False, f"{name}: its services did not answer within {CONNECT_TIMEOUT:.0f} s")]
+    except (PbxError, OSError) as exc:
+        return [CheckResult(PBX_PART, False, f"{name}: {exc}")]
 
 
 def check_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,23 +107,17 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
     driver, name = await _open_driver(args, settings)
     try:
-        await asyncio.wait_for(driver.connect(), CONNECT_TIMEOUT)
-        snapshot = await driver.snapshot()
-        problems = await asyncio.wait_for(driver.check(), CONNECT_TIMEOUT)
-    except TimeoutError:
-        print(f"FAILED: {name} did not answer within {CONNECT_TIMEOUT:.0f} s", file=sys.stderr)
-        return 1
-    except (PbxError, OSError) as exc:
-        print(f"FAILED: {name}: {exc}", file=sys.stderr)
-        return 1
+        probe = await probe_pbx(driver, name)
     finally:
         await driver.close()
-    capabilities = ", ".join(sorted(c.value for c in driver.capabilities)) or "none"
-    print(f"OK: connected to {name}; {len(snapshot.extensions)} extensions, {len(snapshot.calls)} calls under way")
-    print(f"capabilities: {capabilities}")
-    for problem in problems:
+    if probe.failure is not None:
+        print(f"FAILED: {probe.failure}", file=sys.stderr)
+        return 1
+    print(f"OK: {probe.summary}")
+    print(f"capabilities: {probe.capabilities}")
+    for problem in probe.problems:
         print(f"FAILED: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return 1 if probe.problems else 0
 
 
 def events_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -82,10 +84,60 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(_alembic_config(connection), "head")
 
 
+@dataclass(frozen=True)
+class SchemaRevision:
+    """Where a database's schema stands against the migrations this tui-caa carries."""
+
+    current: tuple[str, ...]  # empty: no schema yet
+    head: tuple[str, ...]
+    unknown: tuple[str, ...]  # revisions a newer tui-caa wrote
+
+    @property
+    def pending(self) -> bool:
+        return set(self.current) != set(self.head)
+
+
+def _revision(connection: Connection) -> SchemaRevision:
+    current = tuple(MigrationContext.configure(connection).get_current_heads())
+    script = ScriptDirectory.from_config(_alembic_config(connection))
+    return SchemaRevision(current, tuple(script.get_heads()),
+                          tuple(rev for rev in current if not _known(script, rev)))
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def _pending(connection: Connection) -> bool:
-    current = MigrationContext.configure(connection).get_current_heads()
-    head = ScriptDirectory.from_config(_alembic_config(connection)).get_heads()
-    return set(current) != set(head)
+    return _revision(connection).pending
+
+
+async def schema_revision(engine: AsyncEngine) -> SchemaRevision:
+    """The schema's revision and the newest one, read only: nothing is created or migrated."""
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_revision)
+    except (DBAPIError, OSError) as exc:
+        raise unavailable(engine, exc) from exc
+
+
+def existing_database(url: str) -> AsyncEngine:
+    """An engine on a database that must exist already: a missing SQLite file is an error here, not
+    a new empty database (a check must not create what it checks)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return create_engine(url)  # which says what a usable URL looks like
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not Path(database).expanduser().is_file():
+            raise DatabaseUnavailable(
+                f"CRM database {database} does not exist: `tui-caa db init` creates it "
+                "(or fix database.url)", field="database.url")
+    return create_engine(url)
 
 
 async def migrate(engine: AsyncEngine) -> bool:

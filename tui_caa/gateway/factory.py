@@ -61,11 +61,14 @@ async def pbx_entry(store: CrmStore, override: PbxOverride | None = None) -> Pbx
     return override.apply(entry) if override else entry
 
 
-async def make_driver(entry: PbxRegistryEntry, store: CrmStore, settings: Settings, *,
+async def make_driver(entry: PbxRegistryEntry, store: CrmStore | None, settings: Settings, *,
                       clock: Clock | None = None, **options: Any) -> PbxDriver:
     """The driver for `entry`, with its family's `[pbx.<family>]` settings (`options` win: tests use them).
-    The simulator gets its scenario from the CRM (drivers never read it)."""
+    The simulator gets its scenario from the CRM (drivers never read it), Dígitro its device passwords;
+    the other families can be built without a CRM (`store` None: `gateway check` with the CRM down)."""
     cls = driver_class(entry.kind.value)
+    if store is None and entry.kind in (PbxKind.SIMULATOR, PbxKind.DIGITRO):
+        raise InvalidInput(f"a {entry.kind.value} PBX takes its extensions from the CRM's sellers", field="pbx")
     options = {**settings.pbx.for_kind(entry.kind.value), **options}
     if entry.kind is PbxKind.SIMULATOR:
         from tui_caa.pbx.sim import SimScenario

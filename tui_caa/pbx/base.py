@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 # the errors live in the domain (a remote console tells them apart); drivers import them from here
 from tui_caa.domain.errors import NotConnected as NotConnected
@@ -36,6 +36,19 @@ def checked_number(value: object, pbx: str, what: str = "dial", field: str = "nu
     if not isinstance(value, str) or not _DIAL_STRING.fullmatch(value):
         raise PbxError(f"'{value}' is not a number {pbx} can {what}", field=field)
     return value
+
+
+#: the parts of a PBX that `check_parts()` reports on
+PBX_PART = "pbx"
+DATABASE_PART = "database"  # the PBX's own database (Planetfone's MySQL CDR, ForIP's tickets)
+
+
+class CheckResult(NamedTuple):
+    """One part of the PBX as `check_parts()` found it; `detail` names the service and, when not ok, the fix."""
+
+    part: str  # PBX_PART or DATABASE_PART
+    ok: bool
+    detail: str
 
 
 class PbxDriver(ABC):
@@ -70,10 +83,16 @@ class PbxDriver(ABC):
     async def snapshot(self) -> PbxSnapshot:
         """The extensions and the calls under way, as the PBX sees them now."""
 
-    async def check(self) -> list[str]:
-        """After `connect()`: what is wrong with the PBX's other services (its database…), one line
-        each naming the service and the fix; empty when all answer. `tui-caa pbx check` prints them."""
+    async def check_parts(self) -> list[CheckResult]:
+        """What the PBX's other services (its database…) answer, one result each; empty when the
+        family has none. `tui-caa gateway check` prints every one, OK or FAILED. Works after a failed
+        `connect()` too, so a down PBX does not hide the state of its database."""
         return []
+
+    async def check(self) -> list[str]:
+        """After `connect()`: what is wrong, one line each naming the service and the fix; empty when
+        all answer. `tui-caa pbx check` prints them."""
+        return [result.detail for result in await self.check_parts() if not result.ok]
 
     # ---- commands: each checks the capability, then runs the driver's own `_…` method ----
     async def dial(self, extension: str, number: str) -> str:

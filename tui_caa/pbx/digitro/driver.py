@@ -39,7 +39,7 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability
-from tui_caa.pbx.base import NotConnected, PbxError, Unsupported, checked_extension, checked_number
+from tui_caa.pbx.base import PBX_PART, CheckResult, NotConnected, PbxError, Unsupported, checked_extension, checked_number
 from tui_caa.pbx.digitro import protocol as p
 from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
@@ -165,9 +165,10 @@ class DigitroDriver(PumpedDriver):
         if self._ecr is not None:
             await self._ecr.close()
 
-    async def check(self) -> list[str]:
+    async def check_parts(self) -> list[CheckResult]:
         """The sellers' extensions Dígitro refused to monitor (a wrong extension password, usually)."""
-        return [f"extension {extension} is not monitored: {why}" for extension, why in sorted(self.unmonitored.items())]
+        return [CheckResult(PBX_PART, False, f"extension {extension} is not monitored: {why}")
+                for extension, why in sorted(self.unmonitored.items())]
 
     async def snapshot(self) -> PbxSnapshot:
         self._require_channel()

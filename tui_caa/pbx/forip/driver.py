@@ -44,7 +44,7 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.domain.events import CallEvent, DriverConnected, DriverDisconnected, DriverResynced, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability, Direction
-from tui_caa.pbx.base import NotConnected, PbxDriver, PbxError, Unsupported, checked_extension, checked_number
+from tui_caa.pbx.base import DATABASE_PART, CheckResult, NotConnected, PbxDriver, PbxError, Unsupported, checked_extension, checked_number
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen
@@ -471,15 +471,18 @@ class ForipDriver(LinkedDriver):
         day, name = parse_recording_ref(ref)
         return f"{self.recordings_url}/download_audio.php?diretorio={day}&arquivo={name}"
 
-    async def check(self) -> list[str]:
-        """The database, when configured (the CRM API and AMI were checked by `connect()`)."""
+    async def check_parts(self) -> list[CheckResult]:
+        """The database (the CRM API and AMI were checked by `connect()`). It is optional: without it
+        the driver works on live events only, so "not configured" is no failure."""
         if self.tickets is None:
-            return []
+            return [CheckResult(DATABASE_PART, True, (
+                f"{self.label}'s database: not configured; call history and calls made during an outage "
+                "need it (odbc_dsn, or db_user and db_password, in [pbx.forip])"))]
         try:
             await self.check_database()
         except PbxError as exc:
-            return [str(exc)]
-        return []
+            return [CheckResult(DATABASE_PART, False, str(exc))]
+        return [CheckResult(DATABASE_PART, True, f"{self.label}'s database answers (table {self.tickets.table})")]
 
     async def check_database(self) -> None:
         """Raises DatabaseError with the setting to fix unless the tickets table can be read."""

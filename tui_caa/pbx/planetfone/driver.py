@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
-from tui_caa.pbx.base import NotConnected, PbxError, Unsupported, checked_extension, checked_number
+from tui_caa.pbx.base import DATABASE_PART, PBX_PART, CheckResult, NotConnected, PbxError, Unsupported, checked_extension, checked_number
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of
@@ -153,22 +153,22 @@ class PlanetfoneDriver(PumpedDriver):
         self._cdr_since = _now()
         self._link_established()
 
-    async def check(self) -> list[str]:
-        """What `tui-caa pbx check` reports: one line per failing part, empty when both answer."""
-        problems = []
+    async def check_parts(self) -> list[CheckResult]:
+        """The SOAP service and the MySQL CDR, each on its own (the seed's "Testar" and "Testar MySQL")."""
         try:
             await self.soap.call("SituacaoAgente", {"NroAgente": 0})
+            soap = CheckResult(PBX_PART, True, f"SOAP service at {self.url} answers")
         except PbxError as exc:
-            problems.append(f"SOAP service at {self.url}: {exc}")
+            soap = CheckResult(PBX_PART, False, f"SOAP service at {self.url}: {exc}")
         if self.cdr is None:
-            problems.append("MySQL: not configured (fill mysql_host, mysql_user, mysql_password and "
-                            "mysql_database in the PBX registry; history and the CDR's DDR need it)")
-        else:
-            try:
-                await self.cdr.check()
-            except CdrError as exc:
-                problems.append(str(exc))
-        return problems
+            return [soap, CheckResult(DATABASE_PART, False, (
+                "MySQL: not configured (fill mysql_host, mysql_user, mysql_password and "
+                "mysql_database in the PBX registry; history and the CDR's DDR need it)"))]
+        try:
+            await self.cdr.check()
+        except CdrError as exc:
+            return [soap, CheckResult(DATABASE_PART, False, str(exc))]
+        return [soap, CheckResult(DATABASE_PART, True, f"{self.cdr.where} answers")]
 
     async def _shut_down(self) -> None:
         await self._stop_pump()

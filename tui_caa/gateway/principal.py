@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from tui_caa.domain.accounts import Role
 from tui_caa.domain.errors import DomainError
 
-
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
+__all__ = ["NotAllowed", "Principal", "Reconnecting", "Role"]  # Role lives in the domain; re-exported
 
 
 class NotAllowed(DomainError):

@@ -101,6 +101,11 @@ class AuditEntry(Record):
             return value
         return printable(value, _AUDIT_FIELD_MAX).strip() or None
 
+    @field_validator("login")
+    @classmethod
+    def _login_case(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_login(value)  # logins are case-insensitive
+
     @field_validator("detail", mode="before")
     @classmethod
     def _clean_detail(cls, value: object) -> object:

@@ -1,5 +1,5 @@
 """The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `pbx`, `seller`,
-`source`, `db`)."""
+`source`, `user`, `db`)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_caa.commands.registry import add_registry_commands
 
     add_registry_commands(commands, pbx)
+    from tui_caa.commands.users import add_user_commands
+
+    add_user_commands(commands)
 
     db = commands.add_parser("db", help="the CRM database").add_subparsers(
         dest="db_command", metavar="ACTION", required=True)
@@ -101,6 +104,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands import registry
 
         return registry.handler(args)
+    if args.command == "user":
+        from tui_caa.commands import users
+
+        return users.handler(args)
     if args.command == "pbx":
         from tui_caa.commands import pbx
 

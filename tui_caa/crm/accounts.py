@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import secrets
 from datetime import timedelta
+
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError

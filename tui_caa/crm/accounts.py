@@ -51,7 +51,7 @@ def _checked_password(password: SecretStr) -> str:
 class AccountOps(StoreBase):
     # ---- accounts ----
     async def create_account(self, account: Account, password: SecretStr) -> Account:
-        """A new login. An agent with no seller given is linked to the seller at its extension."""
+        """A new login. With no seller given, it is linked to the seller at its extension, if any."""
         digest = await asyncio.to_thread(passwords.hash_password, _checked_password(password))
         try:
             async with self._write() as conn:
@@ -122,7 +122,8 @@ class AccountOps(StoreBase):
         if LOGIN_PATTERN.fullmatch(name) and len(given) <= PASSWORD_MAX:  # else no account can match
             async with self._read() as conn:
                 row = (await conn.execute(select(accounts).where(accounts.c.login == name))).mappings().first()
-        stored = passwords.dummy_hash() if row is None else row["password_hash"]
+        # the dummy hash is made once per process, at argon2's cost: off the event loop too
+        stored = await asyncio.to_thread(passwords.dummy_hash) if row is None else row["password_hash"]
         right = await asyncio.to_thread(passwords.verify_password, stored, given[:PASSWORD_MAX])
         if row is None or not right or not row["active"]:
             raise InvalidCredentials()

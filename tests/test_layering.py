@@ -7,7 +7,7 @@ import pytest
 
 NON_UI_MODULES = [
     "tui_caa.domain", "tui_caa.phones", "tui_caa.crm", "tui_caa.config", "tui_caa.cli",
-    "tui_caa.commands.db", "tui_caa.commands.phone", "tui_caa.crm.demo",
+    "tui_caa.commands.db", "tui_caa.commands.phone", "tui_caa.commands.users", "tui_caa.crm.demo",
 ]
 
 

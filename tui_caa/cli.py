@@ -1,5 +1,5 @@
 """The `tui-caa` command: the console (default) and the integrator's tools (`phone`, `pbx`, `seller`,
-`source`, `db`, `gateway check|install`)."""
+`source`, `user`, `db`, `gateway`)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_caa.commands.registry import add_registry_commands
 
     add_registry_commands(commands, pbx)
+    from tui_caa.commands.users import add_user_commands
+
+    add_user_commands(commands)
 
     from tui_caa.commands.gateway import add_gateway_command
     from tui_caa.commands.gateway_admin import add_gateway_admin_commands
@@ -113,6 +116,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
         from tui_caa.commands import registry
 
         return registry.handler(args)
+    if args.command == "user":
+        from tui_caa.commands import users
+
+        return users.handler(args)
     if args.command == "pbx":
         from tui_caa.commands import pbx
 

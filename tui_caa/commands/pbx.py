@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from tui_caa.commands.db import open_demo_ready_store
 from tui_caa.config import Settings
-from tui_caa.domain.events import PbxEvent, event_json
 from tui_caa.crm import CrmStore
 from tui_caa.domain import PbxRegistryEntry
+from tui_caa.domain.events import PbxEvent, event_json
 from tui_caa.gateway.factory import PbxOverride, make_driver, pbx_entry
 from tui_caa.pbx.base import PBX_PART, CheckResult, PbxDriver, PbxError
 

@@ -89,7 +89,8 @@ def handler(args: argparse.Namespace) -> Any:
     return {"register": register_command, "list": list_command}[args.pbx_command]
 
 
-def _run(settings: Settings, work: Any) -> int:
+def run_with_store(settings: Settings, work: Any) -> int:
+    """Runs `work(store)` on the configured CRM store, closing it after."""
     from tui_caa.crm.store import open_store  # the database stack loads only for these commands
 
     async def main() -> int:
@@ -129,7 +130,7 @@ def register_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{'updated' if current else 'registered'}: {describe_pbx(saved)}")
         return 0
 
-    return _run(settings, work)
+    return run_with_store(settings, work)
 
 
 def _validated(data: dict[str, Any]) -> PbxRegistryEntry:
@@ -160,7 +161,7 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
             print(describe_pbx(entry))
         return 0
 
-    return _run(settings, work)
+    return run_with_store(settings, work)
 
 
 def describe_pbx(entry: PbxRegistryEntry) -> str:
@@ -204,7 +205,7 @@ def seller_set_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{'updated' if current else 'created'}: {describe_seller(saved)}")
         return 0
 
-    return _run(settings, work)
+    return run_with_store(settings, work)
 
 
 def seller_list_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,7 +214,7 @@ def seller_list_command(args: argparse.Namespace, settings: Settings) -> int:
             print(describe_seller(seller))
         return 0
 
-    return _run(settings, work)
+    return run_with_store(settings, work)
 
 
 def describe_seller(seller: Seller) -> str:
@@ -234,7 +235,7 @@ def source_set_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{'updated' if current else 'created'}: {describe_source(saved)}")
         return 0
 
-    return _run(settings, work)
+    return run_with_store(settings, work)
 
 
 def source_list_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -243,7 +244,7 @@ def source_list_command(args: argparse.Namespace, settings: Settings) -> int:
             print(describe_source(source))
         return 0
 
-    return _run(settings, work)
+    return run_with_store(settings, work)
 
 
 def describe_source(source: TrafficSource) -> str:

@@ -49,9 +49,9 @@ async def _remote_console(args: argparse.Namespace, settings: Settings, gateway:
 
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from tui_caa import locations
     from tui_caa.commands.db import open_demo_ready_store
     from tui_caa.gateway.embedded import start_embedded
-    from tui_caa import locations
     from tui_caa.ui.app import CaaApp
 
     role = Role(getattr(args, "role", None) or settings.role)

@@ -6,7 +6,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tui_caa.domain import (
+    Account,
     Appointment,
+    AuditEntry,
+    AuthSession,
     CallRecord,
     Contact,
     Customer,
@@ -70,3 +73,16 @@ def pbx_entry(row: Row) -> PbxRegistryEntry:
 def secret_value(secret: Any) -> str | None:
     """The plain text of a SecretStr, only for writing it to the database."""
     return None if secret is None else secret.get_secret_value()
+
+
+def account(row: Row) -> Account:
+    """Leaves the password hash behind: it never travels further than the store."""
+    return Account.model_validate(_pick(row, Account))
+
+
+def auth_session(row: Row) -> AuthSession:
+    return AuthSession.model_validate(_pick(row, AuthSession))
+
+
+def audit_entry(row: Row) -> AuditEntry:
+    return AuditEntry.model_validate(_pick(row, AuditEntry))

@@ -210,3 +210,43 @@ call_records = Table(
     UniqueConstraint("pbx_call_id", "extension"),
     Index(None, "extension", "started_at", "id"),
 )
+
+# ---- gateway logins (issue 10): accounts, their login sessions, and the audit trail ----
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("extension", String(16), nullable=True),
+    Column("seller_id", Integer, ForeignKey("sellers.id", ondelete="SET NULL"), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    # sha256 of the token: a copy of the database logs no one in
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),  # the purge
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("address", String(64)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("login", String(64)),
+    Column("address", String(64)),
+    Column("detail", String(500), nullable=False, default=""),
+    Index(None, "login", "at"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tui_caa.crm.accounts import AccountOps
 from tui_caa.crm.activity import ActivityOps
 from tui_caa.crm.calls import CallOps
 from tui_caa.crm.customers import CustomerOps
@@ -11,7 +12,7 @@ from tui_caa.crm.setup import SetupOps
 from tui_caa.phones import CallerIdRules
 
 
-class CrmStore(LookupOps, CustomerOps, ActivityOps, CallOps, SetupOps):
+class CrmStore(LookupOps, CustomerOps, ActivityOps, CallOps, SetupOps, AccountOps):
     """Async, on any SQLAlchemy backend. Every method takes and returns domain records."""
 
     async def close(self) -> None:

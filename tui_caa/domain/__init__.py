@@ -1,5 +1,6 @@
 """Pure types of tui-caa: no I/O, no imports from the rest of the project."""
 
+from tui_caa.domain.accounts import Account, AuditEntry, AuthSession, Role
 from tui_caa.domain.crm import (
     Appointment,
     Contact,
@@ -15,7 +16,15 @@ from tui_caa.domain.crm import (
     Vehicle,
 )
 from tui_caa.domain.documents import DocumentKind, format_document, parse_document
-from tui_caa.domain.errors import Conflict, DomainError, InvalidInput, LockedField, NotFound
+from tui_caa.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidCredentials,
+    InvalidInput,
+    LockedField,
+    NotFound,
+    SessionExpired,
+)
 from tui_caa.domain.lookup import (
     CustomerMatch,
     HistoryCursor,
@@ -40,12 +49,12 @@ from tui_caa.domain.telephony import (
 from tui_caa.domain.vehicles import format_plate, normalize_plate, normalize_vin
 
 __all__ = [
-    "ALL_CAPABILITIES", "MISSED_DISPOSITIONS", "Appointment", "CallRecord", "CallState",
-    "Capability", "Conflict", "Contact", "ContactOutcome", "Customer", "CustomerMatch", "CustomerSaved",
-    "DuplicateWarning",
+    "ALL_CAPABILITIES", "MISSED_DISPOSITIONS", "Account", "Appointment", "AuditEntry", "AuthSession",
+    "CallRecord", "CallState", "Capability", "Conflict", "Contact", "ContactOutcome", "Customer",
+    "CustomerMatch", "CustomerSaved", "DuplicateWarning",
     "Direction", "Disposition", "DocumentKind", "DomainError", "ExtensionState", "HistoryCursor",
-    "HistoryFilter", "HistoryPage", "HistoryRow", "InvalidInput", "LifecycleEntry",
+    "HistoryFilter", "HistoryPage", "HistoryRow", "InvalidCredentials", "InvalidInput", "LifecycleEntry",
     "LifecycleKind", "LockedField", "NotFound", "PbxKind", "PbxRegistryEntry", "Phone",
-    "PhoneChange", "PhoneLookup", "PhoneSlot", "Seller", "TrafficSource", "Vehicle",
+    "PhoneChange", "PhoneLookup", "PhoneSlot", "Role", "Seller", "SessionExpired", "TrafficSource", "Vehicle",
     "format_document", "format_plate", "normalize_plate", "normalize_vin", "parse_document",
 ]

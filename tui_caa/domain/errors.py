@@ -53,3 +53,18 @@ class Unsupported(PbxError):
 
 class NotConnected(PbxError):
     """There is no working connection to the PBX right now."""
+
+
+class InvalidCredentials(DomainError):
+    """A login failed. One message for an unknown login, a wrong password and a disabled account,
+    so that a caller learns nothing about which logins exist."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong login or password", field="password")
+
+
+class SessionExpired(DomainError):
+    """The login token is unknown, expired or revoked, or its account was disabled."""
+
+    def __init__(self) -> None:
+        super().__init__("your session has ended; log in again", field="token")

@@ -30,9 +30,9 @@ from tui_caa.domain import (
     TrafficSource,
     Vehicle,
 )
+from tui_caa.domain.accounts import Role
 from tui_caa.domain.telephony import Capability
 from tui_caa.phones import CallerIdRules
-from tui_caa.protocol.principal import Role
 from tui_caa.protocol.wire import validation_message
 
 CallId = Annotated[str, Field(min_length=1, max_length=128)]

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from tui_caa.domain.accounts import Role
 from tui_caa.domain.errors import NotAllowed, Reconnecting
 
-__all__ = ["NotAllowed", "Principal", "Reconnecting", "Role"]
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
+__all__ = ["NotAllowed", "Principal", "Reconnecting", "Role"]  # Role lives in the domain; re-exported
 
 
 @dataclass(frozen=True, slots=True)

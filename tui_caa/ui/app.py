@@ -16,8 +16,8 @@ from textual.theme import Theme
 
 from tui_caa.clock import Clock, SystemClock
 from tui_caa.domain import Customer, DomainError
-from tui_caa.protocol.principal import Role
 from tui_caa.protocol.api import SessionInfo
+from tui_caa.protocol.principal import Role
 from tui_caa.protocol.session import Session
 from tui_caa.protocol.wire import Unauthorized
 from tui_caa.ui.call_actions import CALL_BINDINGS, CallActions

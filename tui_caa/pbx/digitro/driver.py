@@ -39,7 +39,15 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability
-from tui_caa.pbx.base import PBX_PART, CheckResult, NotConnected, PbxError, Unsupported, checked_extension, checked_number
+from tui_caa.pbx.base import (
+    PBX_PART,
+    CheckResult,
+    NotConnected,
+    PbxError,
+    Unsupported,
+    checked_extension,
+    checked_number,
+)
 from tui_caa.pbx.digitro import protocol as p
 from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx

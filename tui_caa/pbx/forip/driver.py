@@ -44,7 +44,16 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.domain.events import CallEvent, DriverConnected, DriverDisconnected, DriverResynced, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import Capability, Direction
-from tui_caa.pbx.base import DATABASE_PART, CheckResult, NotConnected, PbxDriver, PbxError, Unsupported, checked_extension, checked_number
+from tui_caa.pbx.base import (
+    DATABASE_PART,
+    CheckResult,
+    NotConnected,
+    PbxDriver,
+    PbxError,
+    Unsupported,
+    checked_extension,
+    checked_number,
+)
 from tui_caa.pbx.forip.api import ApiDown, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen

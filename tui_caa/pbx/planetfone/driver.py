@@ -46,7 +46,16 @@ from pydantic import ValidationError
 from tui_caa.domain.events import PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallRecord, CallState, Capability
-from tui_caa.pbx.base import DATABASE_PART, PBX_PART, CheckResult, NotConnected, PbxError, Unsupported, checked_extension, checked_number
+from tui_caa.pbx.base import (
+    DATABASE_PART,
+    PBX_PART,
+    CheckResult,
+    NotConnected,
+    PbxError,
+    Unsupported,
+    checked_extension,
+    checked_number,
+)
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.planetfone import PlanetfoneOptions
 from tui_caa.pbx.planetfone.cdr import CdrError, CdrLeg, CdrStore, legs_of, record_of

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tui_caa.domain import DomainError, InvalidInput
-from tui_caa.domain.accounts import InvalidCredentials
+from tui_caa.domain.errors import InvalidCredentials
 from tui_caa.gateway.hub import Subscription
 from tui_caa.gateway.service import Gateway
 from tui_caa.protocol.api import API_PREFIX_V1, MAX_BODY_BYTES, OPERATIONS, Credentials, LoginReply, Operation

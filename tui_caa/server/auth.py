@@ -16,7 +16,8 @@ from pydantic import SecretStr
 
 from tui_caa.crm import CrmStore
 from tui_caa.domain import Seller
-from tui_caa.domain.accounts import Account, InvalidCredentials, SessionExpired
+from tui_caa.domain.accounts import Account
+from tui_caa.domain.errors import InvalidCredentials, SessionExpired
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
 from tui_caa.protocol.api import SessionInfo

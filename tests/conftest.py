@@ -11,7 +11,7 @@ from tui_caa.phones import CallerIdRules
 
 T0 = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
 
-pytest_plugins = ["tests.gateway_fixtures"]  # the `rig` fixture: a gateway on the scripted simulator
+pytest_plugins = ["tests.gateway_fixtures", "tests.server_fixtures"]  # the `rig` fixture: a gateway on the scripted simulator
 
 
 @pytest.fixture(autouse=True)

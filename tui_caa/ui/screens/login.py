@@ -32,6 +32,8 @@ T = Catalog({
 
 class LoginScreen(ModalScreen[SessionInfo]):
     DEFAULT_CSS = DIALOG_CSS + """
+    LoginScreen { align: center middle; }
+    LoginScreen > Vertical { width: 64; max-width: 95%; height: auto; }
     LoginScreen Input { margin-bottom: 1; }
     LoginScreen .hint { color: $text-muted; margin-bottom: 1; }
     """

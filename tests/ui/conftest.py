@@ -12,6 +12,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.gateway_fixtures import Rig
+from tests.server_fixtures import SUPERVISOR, Site
+from tui_caa.protocol.session import Session
+from tui_caa.remote import RemoteSession
 from tui_caa.protocol.principal import Role
 from tui_caa.ui import i18n
 from tui_caa.ui.app import CaaApp
@@ -47,23 +50,33 @@ async def no_task_left_hanging() -> AsyncIterator[None]:
 
 
 async def settle(rig: Rig, pilot: Pilot) -> None:
-    """The gateway, the CRM and the console all caught up (no fixed sleeps)."""
+    """The gateway, the CRM and the console all caught up (no fixed sleeps); a remote console also
+    has everything the gateway published (its `sync` marker came back through the stream)."""
+    session = pilot.app.session  # type: ignore[attr-defined]
     for _ in range(2):
         await rig.settle()
+        if isinstance(session, RemoteSession) and session.logged_in:
+            await session.sync()
         busy = [w for w in pilot.app.workers if w.group != "gateway" and not w.is_finished]
         if busy:  # (an empty list would mean "all workers", the endless gateway pump included)
             await pilot.app.workers.wait_for_complete(busy)
         await pilot.pause()
 
 
-@pytest.fixture
-def console(rig: Rig) -> Callable[..., object]:
-    """`async with console() as (app, pilot):` a running console for extension 1001 (or as given)."""
+@pytest.fixture(params=["local", "remote"])
+def console(rig: Rig, request: pytest.FixtureRequest) -> Callable[..., object]:
+    """`async with console() as (app, pilot):` a running console for extension 1001 (or as given),
+    in the gateway's process ("local") and logged in to it over a real socket ("remote")."""
+    site: Site | None = request.getfixturevalue("site") if request.param == "remote" else None
 
     @asynccontextmanager
     async def open_console(extension: str = "1001", role: Role = Role.AGENT,
                            size: tuple[int, int] = SIZE, **options: object) -> AsyncIterator[tuple[CaaApp, Pilot]]:
-        session = rig.supervisor if role is Role.SUPERVISOR else rig.sessions[extension]
+        session: Session
+        if site is None:
+            session = rig.supervisor if role is Role.SUPERVISOR else rig.sessions[extension]
+        else:
+            session = await site.console(SUPERVISOR if role is Role.SUPERVISOR else extension, listen=False)
         app = CaaApp(session, role=role, simulated=True, clock=rig.clock, **options)  # type: ignore[arg-type]
         async with app.run_test(size=size) as pilot:
             await settle(rig, pilot)

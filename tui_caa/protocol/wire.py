@@ -21,6 +21,7 @@ from tui_caa.domain.errors import (
     Reconnecting,
     Unsupported,
 )
+from tui_caa.domain import events
 from tui_caa.domain.events import PbxEvent
 from tui_caa.protocol.messages import (
     CallsRecorded,
@@ -56,13 +57,10 @@ class TooManyAttempts(DomainError):
 # ---- messages ----
 
 def _event_classes() -> dict[str, type[PbxEvent]]:
-    found: dict[str, type[PbxEvent]] = {}
-    pending: list[type[PbxEvent]] = [PbxEvent]
-    while pending:
-        cls = pending.pop()
-        found[cls.type] = cls
-        pending.extend(cls.__subclasses__())
-    return found
+    # read from the module, not from __subclasses__(): `dataclass(slots=True)` replaces each class
+    # with a new one, and the originals would linger there
+    return {cls.type: cls for cls in vars(events).values()
+            if isinstance(cls, type) and issubclass(cls, PbxEvent) and cls is not PbxEvent}
 
 
 _EVENTS = _event_classes()

@@ -13,9 +13,9 @@ from textual.widgets import Input
 
 from tests.gateway_fixtures import Rig
 from tests.server_fixtures import SUPERVISOR, Site
+from tui_caa.protocol.principal import Role
 from tui_caa.protocol.session import Session
 from tui_caa.remote import RemoteSession
-from tui_caa.protocol.principal import Role
 from tui_caa.ui import i18n
 from tui_caa.ui.app import CaaApp
 
@@ -59,7 +59,8 @@ async def settle(rig: Rig, pilot: Pilot) -> None:
             await session.sync()
         busy = [w for w in pilot.app.workers if w.group != "gateway" and not w.is_finished]
         if busy:  # (an empty list would mean "all workers", the endless gateway pump included)
-            await pilot.app.workers.wait_for_complete(busy)
+            # a worker replaced by a newer one of its group is cancelled: that is settled too
+            await asyncio.gather(*(worker.wait() for worker in busy), return_exceptions=True)
         await pilot.pause()
 
 

@@ -166,7 +166,7 @@ async def test_a_crm_failure_is_a_sentence_not_a_traceback(rig: Rig, console, mo
     async def down(*args: object, **kwargs: object) -> None:
         raise DatabaseUnavailable("o banco do CRM não responde (sqlite: database is locked)")
 
-    monkeypatch.setattr(rig.sessions["1001"], "call_history", down)
+    monkeypatch.setattr(rig.store, "call_history", down)  # what any session reads, in-process or remote
     async with console() as (app, pilot):
         view = await open_history(rig, app, pilot)
         assert status(view) == ("Não foi possível carregar o histórico: "
@@ -178,15 +178,14 @@ async def test_a_crm_failure_is_a_sentence_not_a_traceback(rig: Rig, console, mo
 async def test_reloads_when_a_call_of_the_agent_ends_at_most_once_for_a_burst(
         rig: Rig, console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(HistoryView, "RELOAD_DELAY", 0.05)
-    session = rig.sessions["1001"]
     queries: list[HistoryFilter | None] = []
-    real = session.call_history
+    real = rig.store.call_history
 
-    async def counting(filters=None, **kwargs):  # type: ignore[no-untyped-def]
+    async def counting(extension, filters=None, **kwargs):  # type: ignore[no-untyped-def]
         queries.append(filters)
-        return await real(filters, **kwargs)
+        return await real(extension, filters, **kwargs)
 
-    monkeypatch.setattr(session, "call_history", counting)
+    monkeypatch.setattr(rig.store, "call_history", counting)
     async with console() as (app, pilot):
         view = await open_history(rig, app, pilot)
         assert view.table.row_count == 0
@@ -478,7 +477,7 @@ async def test_menu_entries_disabled_with_the_reason(rig: Rig, console, monkeypa
         await settle(rig, pilot)
 
         # a PBX without playback: the menu says so
-        monkeypatch.setattr(rig.sessions["1001"], "capabilities",
+        monkeypatch.setattr(app.session, "capabilities",
                             lambda: frozenset(Capability) - {Capability.PLAY_RECORDING})
         await pilot.click("#history-table", offset=(3, 2), button=3)  # right click on the second row
         await settle(rig, pilot)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from tui_caa.domain import Conflict, DomainError, InvalidInput, LockedField, NotFound, TrafficSource
+from tui_caa.domain import Conflict, DomainError, InvalidInput, LockedField, NotFound, TrafficSource, events
 from tui_caa.domain.errors import (
     DatabaseUnavailable,
     NotAllowed,
@@ -21,7 +21,6 @@ from tui_caa.domain.errors import (
     Reconnecting,
     Unsupported,
 )
-from tui_caa.domain import events
 from tui_caa.domain.events import PbxEvent
 from tui_caa.protocol.messages import (
     CallsRecorded,

@@ -64,7 +64,7 @@ def test_a_site_gateway_and_three_logged_in_consoles(demo_database: Path, tmp_pa
             assert gateway.poll() is None, gateway.stderr.read().decode() if gateway.stderr else ""
             time.sleep(0.2)
         prefix = " ".join(f"{k}={v}" for k, v in env.items())
-        for login, session in seats.items():
+        for session in seats.values():
             command = f"{prefix} LANG=pt_BR.UTF-8 {sys.executable} -m tui_caa --gateway {url}"
             subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "160", "-y", "45", command], check=True)
         for login, session in seats.items():

@@ -40,3 +40,15 @@ def test_no_module_outside_ui_pulls_in_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     count, loaded = result.stdout.split()
     assert int(count) > 30 and loaded == "False"
+
+
+def test_protocol_and_remote_session_stay_light() -> None:
+    """What a remote console talks through never loads the CRM stack, the gateway or a driver
+    (DESIGN.md: a remote console holds no database or PBX code or secret)."""
+    code = (
+        "import sys, tui_caa.protocol.api, tui_caa.protocol.wire, tui_caa.remote;"
+        "print(sorted({m for m in sys.modules if m.split('.')[:2] in (['tui_caa', 'crm'], ['tui_caa', 'gateway'],"
+        " ['tui_caa', 'server'], ['tui_caa', 'pbx']) or m in ('sqlalchemy', 'alembic', 'textual')}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

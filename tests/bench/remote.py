@@ -210,9 +210,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def ring_all(agents: list[Console], rings: int, concurrency: int) -> tuple[list[float], int, int]:
-    """Rings `rings` calls, `concurrency` at a time, each at the next agent console."""
+async def ring_all(agents: list[Console], rings: int, concurrency: int) -> tuple[list[float], list[float], int, int]:
+    """Rings `rings` calls, `concurrency` at a time, each at the next agent console; returns the
+    ring → pop times, the simulate_call round trips (ms), pops missed and commands refused."""
     timings: list[float] = []
+    replies: list[float] = []
     missed = errors = 0
     queue: asyncio.Queue[Console] = asyncio.Queue()
     for n in range(rings):
@@ -228,6 +230,7 @@ async def ring_all(agents: list[Console], rings: int, concurrency: int) -> tuple
             except DomainError:
                 errors += 1
                 continue
+            replies.append((time.perf_counter() - started) * 1000)
             try:
                 arrived = await console.pop_of(call_id, RING_TIMEOUT)
             except TimeoutError:
@@ -241,10 +244,11 @@ async def ring_all(agents: list[Console], rings: int, concurrency: int) -> tuple
                 errors += 1  # e.g. the simulated caller gave up first
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, len(agents)))))
-    return timings, missed, errors
+    return timings, replies, missed, errors
 
 
-async def run(consoles: int, supervisors: int, rings: int, port: int, folder: Path) -> dict[str, object]:
+async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int, port: int,
+              folder: Path) -> dict[str, object]:
     figures: dict[str, object] = {}
     agents_wanted = consoles - supervisors
     started = time.perf_counter()
@@ -304,8 +308,8 @@ async def run(consoles: int, supervisors: int, rings: int, port: int, folder: Pa
         received_before = sum(c.received for c in clients)
         delivered_before = await events_delivered(url, token)
         t0 = time.perf_counter()
-        timings, missed, errors = await asyncio.wait_for(
-            ring_all(agents, rings, RING_CONCURRENCY), 60 + rings * RING_TIMEOUT / RING_CONCURRENCY)
+        timings, replies, missed, errors = await asyncio.wait_for(
+            ring_all(agents, rings, ring_concurrency), 60 + rings * RING_TIMEOUT / ring_concurrency)
         await asyncio.sleep(0.5)  # the last hang-ups reach the consoles
         window = time.perf_counter() - t0
         received = sum(c.received for c in clients) - received_before
@@ -322,7 +326,7 @@ async def run(consoles: int, supervisors: int, rings: int, port: int, folder: Pa
             "rings": len(timings),
             "rings_missed": missed,
             "ring_errors": errors,
-            "ring_concurrency": RING_CONCURRENCY,
+            "ring_concurrency": ring_concurrency,
             "seconds": round(window, 2),
             "messages_received": received,
             "events_per_second": round(received / window, 1),
@@ -331,6 +335,7 @@ async def run(consoles: int, supervisors: int, rings: int, port: int, folder: Pa
             "pop_p50_ms": round(statistics.median(timings), 2) if timings else None,
             "pop_p99_ms": round(percentile(timings, 0.99), 2) if timings else None,
             "pop_max_ms": round(max(timings), 2) if timings else None,
+            "simulate_call_p50_ms": round(statistics.median(replies), 2) if replies else None,
             "gateway_rss_mb": round(rss_after / 1024, 1),
             "gateway_rss_before_mb": round(rss_before / 1024, 1),
             "gateway_rss_kb_per_console": round((rss_after - rss_before) / len(clients), 1),
@@ -358,8 +363,12 @@ def main() -> None:
     parser.add_argument("--consoles", type=int, default=500, help="consoles, supervisors included (default 500)")
     parser.add_argument("--supervisors", type=int, default=5, help="of the consoles, supervisors (default 5)")
     parser.add_argument("--rings", type=int, default=200)
+    parser.add_argument("--ring-concurrency", type=int, default=RING_CONCURRENCY,
+                        help=f"rings under way at once (default {RING_CONCURRENCY}; 1: one after the other)")
     parser.add_argument("--port", type=int, default=0, help="the gateway's port (0: a free one)")
     args = parser.parse_args()
+    if args.ring_concurrency < 1 or args.rings < 1:
+        parser.error("--rings and --ring-concurrency must be at least 1")
     if not 0 <= args.supervisors < args.consoles:
         parser.error("--supervisors must leave at least one agent console")
     with tempfile.TemporaryDirectory(prefix="bench-remote-") as folder:
@@ -369,7 +378,7 @@ def main() -> None:
         os.environ |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
                        "XDG_CONFIG_HOME": str(home / "config")}
         figures = asyncio.run(asyncio.wait_for(
-            run(args.consoles, args.supervisors, args.rings, args.port, home), 300 + 2 * args.consoles + 3 * args.rings))
+            run(args.consoles, args.supervisors, args.rings, args.ring_concurrency, args.port, home), 300 + 2 * args.consoles + 3 * args.rings))
     figures = {"benchmark": "remote", **figures, "targets": {
         "pop_p99_ms": TARGET_POP_P99_MS, "rss_kb_per_console": TARGET_RSS_KB_PER_CONSOLE}}
     p99, rss = figures["pop_p99_ms"], figures["gateway_rss_kb_per_console"]

@@ -147,14 +147,15 @@ def stop_gateway(process: subprocess.Popen[bytes]) -> int | None:
     return process.returncode
 
 
-async def events_delivered(url: str, token: str) -> float:
+async def read_metrics(url: str, token: str) -> dict[str, float]:
+    """The gateway's counters the bench cross-checks with (unlabelled samples only)."""
     async with httpx.AsyncClient(timeout=10.0) as client:
         reply = await client.get(url + "/metrics", headers={"Authorization": f"Bearer {token}"})
     reply.raise_for_status()
-    found = re.search(r"^tui_caa_events_delivered_total (\S+)$", reply.text, re.MULTILINE)
-    if found is None:
+    samples = dict(re.findall(r"^(tui_caa_[a-z_]+) (\S+)$", reply.text, re.MULTILINE))
+    if "tui_caa_events_delivered_total" not in samples:
         raise RuntimeError("/metrics has no tui_caa_events_delivered_total")
-    return float(found.group(1))
+    return {name: float(value) for name, value in samples.items()}
 
 
 # ---------------------------------------------------------------- the consoles
@@ -169,7 +170,7 @@ class Console:
     kinds: Counter[str] = field(default_factory=Counter)
     pops: dict[str, float] = field(default_factory=dict)  # call id → when its pop arrived
     waiting: dict[str, asyncio.Future[float]] = field(default_factory=dict)
-    link_losses: int = 0
+    link_losses: list[str] = field(default_factory=list)  # why the event stream was lost, each time
     failure: str | None = None
 
     async def read(self) -> None:
@@ -192,7 +193,7 @@ class Console:
             if waiter is not None and not waiter.done():
                 waiter.set_result(now)
         elif isinstance(message, LinkStatus):
-            self.link_losses += 1
+            self.link_losses.append(f"{time.perf_counter():.1f} {message.reason}")
 
     async def pop_of(self, call_id: str, timeout: float) -> float:
         """When the pop of `call_id` reached the message loop (it may have come before the call id)."""
@@ -270,6 +271,7 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
         await wait_healthy(url, process, 60)
         await asyncio.sleep(1.0)  # let the start-up settle before the baseline
         rss_before = rss_kb(process.pid)
+        print(f"gateway pid {process.pid} healthy at {url}", flush=True)
 
         admin = RemoteSession(url)
         sessions.append(admin)
@@ -306,14 +308,17 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
 
         agents = [c for c in clients if c.role is Role.AGENT]
         received_before = sum(c.received for c in clients)
-        delivered_before = await events_delivered(url, token)
+        metrics_before = await read_metrics(url, token)
         t0 = time.perf_counter()
         timings, replies, missed, errors = await asyncio.wait_for(
             ring_all(agents, rings, ring_concurrency), 60 + rings * RING_TIMEOUT / ring_concurrency)
         await asyncio.sleep(0.5)  # the last hang-ups reach the consoles
         window = time.perf_counter() - t0
         received = sum(c.received for c in clients) - received_before
-        delivered = await events_delivered(url, token) - delivered_before
+        metrics_after = await read_metrics(url, token)
+        delta = {name: metrics_after[name] - metrics_before.get(name, 0.0) for name in metrics_after}
+        delivered = delta["tui_caa_events_delivered_total"]
+        lookups = delta.get("tui_caa_screen_pop_seconds_count", 0.0)
 
         failures = [f"{c.login}: {c.failure}" for c in clients if c.failure]
         kinds: Counter[str] = Counter()
@@ -335,13 +340,16 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
             "pop_p50_ms": round(statistics.median(timings), 2) if timings else None,
             "pop_p99_ms": round(percentile(timings, 0.99), 2) if timings else None,
             "pop_max_ms": round(max(timings), 2) if timings else None,
+            "gateway_pop_mean_ms": round(1000 * delta["tui_caa_screen_pop_seconds_sum"] / lookups, 2)
+            if lookups else None,  # the gateway's own ring → pop published (its CRM lookup)
             "simulate_call_p50_ms": round(statistics.median(replies), 2) if replies else None,
             "gateway_rss_mb": round(rss_after / 1024, 1),
             "gateway_rss_before_mb": round(rss_before / 1024, 1),
             "gateway_rss_kb_per_console": round((rss_after - rss_before) / len(clients), 1),
             "gateway_rss_kb_per_login": round((rss_logged_in - rss_before) / len(clients), 1),
             "gateway_rss_kb_per_stream": round((rss_after - rss_logged_in) / len(clients), 1),
-            "link_losses": sum(c.link_losses for c in clients),
+            "link_losses": sum(len(c.link_losses) for c in clients),
+            "link_loss_reasons": [f"{c.login}: {why}" for c in clients for why in c.link_losses][:5],
             "console_failures": failures[:5],
             "message_kinds": dict(kinds),
         }

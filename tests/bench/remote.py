@@ -115,6 +115,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -187,13 +193,20 @@ class Console:
         self.kinds[type(message).__name__] += 1
         if isinstance(message, StateSnapshot):
             self.snapshot.set()
-        elif isinstance(message, ScreenPop) and message.call_id not in self.pops:
-            self.pops[message.call_id] = now
-            waiter = self.waiting.pop(message.call_id, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(now)
+            for call_id in message.pops:  # after a reconnection the pops come inside the snapshot
+                self.popped(call_id, now)
+        elif isinstance(message, ScreenPop):
+            self.popped(message.call_id, now)
         elif isinstance(message, LinkStatus):
             self.link_losses.append(f"{time.perf_counter():.1f} {message.reason}")
+
+    def popped(self, call_id: str, now: float) -> None:
+        if call_id in self.pops:
+            return
+        self.pops[call_id] = now
+        waiter = self.waiting.pop(call_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(now)
 
     async def pop_of(self, call_id: str, timeout: float) -> float:
         """When the pop of `call_id` reached the message loop (it may have come before the call id)."""
@@ -309,11 +322,14 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
         agents = [c for c in clients if c.role is Role.AGENT]
         received_before = sum(c.received for c in clients)
         metrics_before = await read_metrics(url, token)
+        cpu_before = cpu_seconds(process.pid), cpu_seconds(os.getpid())
         t0 = time.perf_counter()
         timings, replies, missed, errors = await asyncio.wait_for(
             ring_all(agents, rings, ring_concurrency), 60 + rings * RING_TIMEOUT / ring_concurrency)
         await asyncio.sleep(0.5)  # the last hang-ups reach the consoles
         window = time.perf_counter() - t0
+        gateway_cpu = cpu_seconds(process.pid) - cpu_before[0]
+        bench_cpu = cpu_seconds(os.getpid()) - cpu_before[1]
         received = sum(c.received for c in clients) - received_before
         metrics_after = await read_metrics(url, token)
         delta = {name: metrics_after[name] - metrics_before.get(name, 0.0) for name in metrics_after}
@@ -343,6 +359,8 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
             "gateway_pop_mean_ms": round(1000 * delta["tui_caa_screen_pop_seconds_sum"] / lookups, 2)
             if lookups else None,  # the gateway's own ring → pop published (its CRM lookup)
             "simulate_call_p50_ms": round(statistics.median(replies), 2) if replies else None,
+            "gateway_cpu_share": round(gateway_cpu / window, 2),  # cores busy while the rings ran
+            "bench_cpu_share": round(bench_cpu / window, 2),  # the consoles' side, same machine
             "gateway_rss_mb": round(rss_after / 1024, 1),
             "gateway_rss_before_mb": round(rss_before / 1024, 1),
             "gateway_rss_kb_per_console": round((rss_after - rss_before) / len(clients), 1),

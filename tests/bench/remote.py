@@ -25,7 +25,12 @@ Measured:
 
 The client side (all consoles in one Python process) shares the machine's cores with the gateway,
 so the figures are pessimistic for the gateway.
-Targets: pop p99 under 30 ms, under 100 KB of gateway memory per console. JSON on the last line."""
+Targets: pop p99 under 30 ms, under 100 KB of gateway memory per console. JSON on the last line.
+
+Measured (2 shared cores, 500 consoles, 200 rings, 4 at once): pop p50 38 ms, p99 114 ms (missed);
+~41 KB of gateway memory per console (met); logins ~90 s (argon2); the gateway's own
+ring → pop-published time (from /metrics) is ~21 ms of the 38, with both processes under 25 % CPU:
+the time is spent waiting, not computing (see the bench's report in the commit log)."""
 
 from __future__ import annotations
 
@@ -224,18 +229,20 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def ring_all(agents: list[Console], rings: int, concurrency: int) -> tuple[list[float], list[float], int, int]:
+async def ring_all(agents: list[Console], rings: int,
+                   concurrency: int) -> tuple[list[float], list[float], list[str], int]:
     """Rings `rings` calls, `concurrency` at a time, each at the next agent console; returns the
     ring → pop times, the simulate_call round trips (ms), pops missed and commands refused."""
     timings: list[float] = []
     replies: list[float] = []
-    missed = errors = 0
+    missed: list[str] = []
+    errors = 0
     queue: asyncio.Queue[Console] = asyncio.Queue()
     for n in range(rings):
         queue.put_nowait(agents[n % len(agents)])
 
     async def worker() -> None:
-        nonlocal missed, errors
+        nonlocal errors
         while not queue.empty():
             console = queue.get_nowait()
             started = time.perf_counter()
@@ -248,7 +255,7 @@ async def ring_all(agents: list[Console], rings: int, concurrency: int) -> tuple
             try:
                 arrived = await console.pop_of(call_id, RING_TIMEOUT)
             except TimeoutError:
-                missed += 1
+                missed.append(f"{console.login} {call_id}")
                 continue
             timings.append((arrived - started) * 1000)
             try:  # the agent answers and hangs up: the extension is free again, the call recorded
@@ -345,7 +352,8 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
             "supervisors": supervisors,
             "consoles_connected": connected,
             "rings": len(timings),
-            "rings_missed": missed,
+            "rings_missed": len(missed),
+            "rings_missed_at": missed[:5],  # console and call id
             "ring_errors": errors,
             "ring_concurrency": ring_concurrency,
             "seconds": round(window, 2),

@@ -30,7 +30,7 @@ Targets: pop p99 under 30 ms, under 100 KB of gateway memory per console. JSON o
 Measured (2 shared cores, 500 consoles, 200 rings, 4 at once): pop p50 38 ms, p99 114 ms (missed);
 ~41 KB of gateway memory per console (met); logins ~90 s (argon2); the gateway's own
 ring → pop-published time (from /metrics) is ~21 ms of the 38, with both processes under 25 % CPU:
-the time is spent waiting, not computing (see the bench's report in the commit log)."""
+the time is spent waiting (queues, thread hops to the CRM), not computing."""
 
 from __future__ import annotations
 

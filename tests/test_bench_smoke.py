@@ -54,3 +54,21 @@ def test_console_benchmark_smoke(tmp_path: Path) -> None:
     assert figures["monitor_keys"]["keys"] == 20 and figures["monitor_keys"]["rows"] == 101
     assert 0 < figures["first_frame_ms"]
     assert 0 <= figures["monitor_keys"]["p50_ms"] <= figures["key_p95_ms"]
+
+
+def test_remote_benchmark_smoke(tmp_path: Path) -> None:
+    figures = run_bench("tests.bench.remote", "--consoles", "20", "--supervisors", "2", "--rings", "10",
+                        tmp_path=tmp_path)
+    assert figures["consoles"] == 20 and figures["consoles_connected"] == 20 and figures["supervisors"] == 2
+    # every ring popped at the console that caused it; no stream lost, no console failed
+    assert figures["rings"] == 10 and figures["rings_missed"] == 0 and figures["ring_errors"] == 0
+    assert figures["link_losses"] == 0 and figures["console_failures"] == []
+    assert 0 < figures["pop_p50_ms"] <= figures["pop_p99_ms"] <= figures["pop_max_ms"]
+    # each console's snapshot, then at least ring + pop per call at its console and at each supervisor
+    kinds = figures["message_kinds"]
+    assert kinds["StateSnapshot"] == 20 and kinds["ScreenPop"] >= 10 * 3
+    # what the consoles counted is what the gateway says it delivered (give or take a demo call in flight)
+    received, delivered = figures["messages_received"], figures["metrics_events_delivered"]
+    assert received > 0 and abs(received - delivered) <= max(3, received // 50)
+    assert figures["gateway_rss_mb"] > 0 and figures["login_seconds"] > 0
+    assert figures["gateway_exit"] is not None  # the gateway was stopped

@@ -55,7 +55,8 @@ import httpx
 from pydantic import SecretStr
 
 from tui_caa.domain import Account, DomainError, Role, Seller
-from tui_caa.protocol.messages import GatewayMessage, LinkStatus, ScreenPop, StateSnapshot
+from tui_caa.domain.events import CallRinging
+from tui_caa.protocol.messages import GatewayMessage, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
 from tui_caa.remote.session import RemoteSession
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -180,6 +181,8 @@ class Console:
     received: int = 0
     kinds: Counter[str] = field(default_factory=Counter)
     pops: dict[str, float] = field(default_factory=dict)  # call id → when its pop arrived
+    pop_wall: dict[str, float] = field(default_factory=dict)  # the same, on the wall clock
+    rang_at: dict[str, float] = field(default_factory=dict)  # call id → when the PBX rang (the event's time)
     waiting: dict[str, asyncio.Future[float]] = field(default_factory=dict)
     link_losses: list[str] = field(default_factory=list)  # why the event stream was lost, each time
     failure: str | None = None
@@ -202,6 +205,10 @@ class Console:
                 self.popped(call_id, now)
         elif isinstance(message, ScreenPop):
             self.popped(message.call_id, now)
+        elif isinstance(message, PbxUpdate) and isinstance(message.event, CallRinging) and message.event.call_id:
+            # the gateway stamps the ring with its own wall clock (same machine): ring → pop without the
+            # console's request that made the simulator ring
+            self.rang_at.setdefault(message.event.call_id, message.event.at.timestamp())
         elif isinstance(message, LinkStatus):
             self.link_losses.append(f"{time.perf_counter():.1f} {message.reason}")
 
@@ -209,6 +216,7 @@ class Console:
         if call_id in self.pops:
             return
         self.pops[call_id] = now
+        self.pop_wall[call_id] = time.time()
         waiter = self.waiting.pop(call_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(now)
@@ -230,10 +238,11 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def ring_all(agents: list[Console], rings: int,
-                   concurrency: int) -> tuple[list[float], list[float], list[str], int]:
+                   concurrency: int) -> tuple[list[float], list[float], list[float], list[str], int]:
     """Rings `rings` calls, `concurrency` at a time, each at the next agent console; returns the
     ring → pop times, the simulate_call round trips (ms), pops missed and commands refused."""
-    timings: list[float] = []
+    timings: list[float] = []  # the PBX's ring → the pop at the console
+    requested: list[float] = []  # the console's simulate_call → its pop (adds the request's round trip)
     replies: list[float] = []
     missed: list[str] = []
     errors = 0
@@ -257,7 +266,9 @@ async def ring_all(agents: list[Console], rings: int,
             except TimeoutError:
                 missed.append(f"{console.login} {call_id}")
                 continue
-            timings.append((arrived - started) * 1000)
+            requested.append((arrived - started) * 1000)
+            if call_id in console.rang_at:
+                timings.append((console.pop_wall[call_id] - console.rang_at[call_id]) * 1000)
             try:  # the agent answers and hangs up: the extension is free again, the call recorded
                 await console.session.answer(call_id)
                 await console.session.hangup(call_id)
@@ -265,7 +276,7 @@ async def ring_all(agents: list[Console], rings: int,
                 errors += 1  # e.g. the simulated caller gave up first
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, len(agents)))))
-    return timings, replies, missed, errors
+    return timings, requested, replies, missed, errors
 
 
 async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int, port: int,
@@ -331,7 +342,7 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
         metrics_before = await read_metrics(url, token)
         cpu_before = cpu_seconds(process.pid), cpu_seconds(os.getpid())
         t0 = time.perf_counter()
-        timings, replies, missed, errors = await asyncio.wait_for(
+        timings, requested, replies, missed, errors = await asyncio.wait_for(
             ring_all(agents, rings, ring_concurrency), 60 + rings * RING_TIMEOUT / ring_concurrency)
         await asyncio.sleep(0.5)  # the last hang-ups reach the consoles
         window = time.perf_counter() - t0
@@ -364,6 +375,9 @@ async def run(consoles: int, supervisors: int, rings: int, ring_concurrency: int
             "pop_p50_ms": round(statistics.median(timings), 2) if timings else None,
             "pop_p99_ms": round(percentile(timings, 0.99), 2) if timings else None,
             "pop_max_ms": round(max(timings), 2) if timings else None,
+            # from the console's simulate_call instead of the ring: adds one request's round trip
+            "request_to_pop_p50_ms": round(statistics.median(requested), 2) if requested else None,
+            "request_to_pop_p99_ms": round(percentile(requested, 0.99), 2) if requested else None,
             "gateway_pop_mean_ms": round(1000 * delta["tui_caa_screen_pop_seconds_sum"] / lookups, 2)
             if lookups else None,  # the gateway's own ring → pop published (its CRM lookup)
             "simulate_call_p50_ms": round(statistics.median(replies), 2) if replies else None,

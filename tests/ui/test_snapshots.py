@@ -118,3 +118,16 @@ async def test_help(rig, console, svg) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("f1")
         await settle(rig, pilot)
         assert app.export_screenshot() == svg
+
+
+def test_a_remote_console_draws_exactly_what_an_in_process_one_draws() -> None:
+    """Each screen above is snapshotted on both sessions; the two pictures must be the same bytes
+    (an update that lets them drift apart fails here)."""
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "__snapshots__" / "test_snapshots"
+    local = sorted(folder.glob("*local*.svg"))
+    assert len(local) >= 12
+    for picture in local:
+        twin = picture.with_name(picture.name.replace("local", "remote"))
+        assert twin.read_bytes() == picture.read_bytes(), f"{twin.name} differs from {picture.name}"

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a customer's whole lifecycle is the largest reply
 BACKOFF = (0.5, 10.0)
+KEEP_ALIVE_SECONDS = 30.0  # shorter than the gateway's 75 s: the console closes an idle connection first
 
 
 def gateway_urls(value: str) -> list[str]:
@@ -80,7 +81,8 @@ class RemoteSession(Session):
         self.info: SessionInfo | None = None
         self._token: str | None = None
         self._client = httpx.AsyncClient(verify=_verify(ca), timeout=timeout, follow_redirects=False,
-                                         headers={"User-Agent": "tui-caa console"})
+                                         headers={"User-Agent": "tui-caa console"},
+                                         limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS))
         self._synced: dict[str, asyncio.Future[None]] = {}
 
     # ---- who we are ----

@@ -2,7 +2,8 @@
 
 The principal (role, extension) comes from the account, never from the request. A token is looked
 up in the CRM at most every `recheck` seconds per token, so that a command costs no extra query
-while a revoked or disabled account still loses access within that time."""
+while a revoked or disabled account still loses access within that time (`tui-caa user revoke`
+runs in another process: the CRM is where the gateway learns of it)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ from tui_caa.gateway.session import LocalSession
 from tui_caa.protocol.api import SessionInfo
 from tui_caa.protocol.principal import Principal
 from tui_caa.protocol.wire import TooManyAttempts, Unauthorized
+
+
+# how long a checked token is trusted before the CRM is asked again (a revoked or disabled account
+# loses access within this time; 500 consoles cost the CRM ~17 token reads a second)
+RECHECK_SECONDS = 30.0
 
 
 @dataclass
@@ -67,7 +73,7 @@ class Throttle:
 
 
 class Authenticator:
-    def __init__(self, gateway: Gateway, store: CrmStore, *, session_ttl: timedelta, recheck: float = 10.0,
+    def __init__(self, gateway: Gateway, store: CrmStore, *, session_ttl: timedelta, recheck: float = RECHECK_SECONDS,
                  simulated: bool = False, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.gateway = gateway
         self.store = store

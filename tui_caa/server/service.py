@@ -28,6 +28,9 @@ from tui_caa.server.auth import Authenticator
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8640
+# an idle connection is kept longer than a console keeps it (30 s): the console always closes first, so
+# it never sends a request on a connection the gateway is closing at that instant
+KEEP_ALIVE_SECONDS = 75
 FLUSH_SECONDS = 10.0  # at stop, how long the outbox may take to reach the CRM (what is left is kept)
 DEMO_PASSWORD = "demo1234"
 DEMO_SUPERVISOR = "supervisor"
@@ -108,7 +111,7 @@ async def run_gateway(settings: Settings, *, demo: bool, listen: ListenAddress,
     api = GatewayApi(gateway, auth)
     config = uvicorn.Config(api.app(), host=listen.host, port=listen.port, ssl_certfile=tls[0], ssl_keyfile=tls[1],
                             log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5,
-                            server_header=False)
+                            server_header=False, timeout_keep_alive=KEEP_ALIVE_SECONDS)
     server = _Server(config, gateway)
     scheme = "https" if tls[0] else "http"
     log.info("gateway for %s serving consoles on %s://%s:%d", gateway.driver.label, scheme, listen.host, listen.port)

@@ -25,7 +25,6 @@ from tui_caa.protocol.api import SessionInfo
 from tui_caa.protocol.principal import Principal
 from tui_caa.protocol.wire import TooManyAttempts, Unauthorized
 
-
 # how long a checked token is trusted before the CRM is asked again (a revoked or disabled account
 # loses access within this time; 500 consoles cost the CRM ~17 token reads a second)
 RECHECK_SECONDS = 30.0

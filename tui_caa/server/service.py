@@ -7,9 +7,13 @@ event streams closed, the call records waiting in the outbox written to the CRM,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import signal
 import ssl
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -116,15 +120,36 @@ async def run_gateway(settings: Settings, *, demo: bool, listen: ListenAddress,
     scheme = "https" if tls[0] else "http"
     log.info("gateway for %s serving consoles on %s://%s:%d", gateway.driver.label, scheme, listen.host, listen.port)
     try:
-        serving = asyncio.ensure_future(server.serve())
-        if ready is not None:
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.02)
-            ready.set()
-        await serving
+        with _signals_end_serving():
+            serving = asyncio.ensure_future(server.serve())
+            if ready is not None:
+                while not server.started and not serving.done():
+                    await asyncio.sleep(0.02)
+                ready.set()
+            await serving
     finally:
         await _stop(gateway, store)
     return 0 if server.started else 1
+
+
+@contextlib.contextmanager
+def _signals_end_serving() -> Iterator[None]:
+    """uvicorn turns SIGTERM/SIGINT into a graceful stop, then raises the signal again with the
+    handler it found: with the default ones the process would die before the outbox is written to
+    the CRM. Found handlers that do nothing let `run_gateway` finish its orderly stop instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (tests serve from other threads: signals are not theirs)
+        return
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    log.info("stopping on signal %s", signal.Signals(signum).name)
 
 
 async def _open_crm(settings: Settings, demo: bool) -> CrmStore:

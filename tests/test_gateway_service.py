@@ -8,8 +8,8 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,8 @@ class RemoteSession(Session):
                                          headers={"User-Agent": "tui-caa console"},
                                          limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS))
         self._synced: dict[str, asyncio.Future[None]] = {}
+        # told when the gateway says the login has ended, whoever made the request that learnt it
+        self.on_session_ended: Callable[[], None] | None = None
 
     # ---- who we are ----
     @property
@@ -174,7 +176,7 @@ class RemoteSession(Session):
                 raise error_from_dict(_json(body), response.status_code)
             async for event in server_events(response.aiter_raw()):
                 if event.event == "expired":
-                    self._token = None
+                    self._ended()
                     raise Unauthorized("your session has ended; log in again", field="authorization")
                 message = decode_message(event.data)
                 if isinstance(message, Synced):
@@ -232,9 +234,14 @@ class RemoteSession(Session):
         if response.status_code >= 400:
             error = error_from_dict(data, response.status_code)
             if isinstance(error, Unauthorized) and authenticated:
-                self._token = None
+                self._ended()
             raise error
         return data
+
+    def _ended(self) -> None:
+        self._token = None
+        if self.on_session_ended is not None:
+            self.on_session_ended()
 
     def _auth(self) -> dict[str, str]:
         if self._token is None:

@@ -106,6 +106,8 @@ class CaaApp(CallActions, App[None]):
         self._install_themes()
         if self.keymap:
             self._apply_keymap()
+        if hasattr(self.session, "on_session_ended"):  # a remote console: any request may learn it
+            self.session.on_session_ended = lambda: self.call_later(self.show_login, expired=True)
         if self.needs_login:
             self.show_login()
         else:
@@ -122,7 +124,8 @@ class CaaApp(CallActions, App[None]):
 
         if isinstance(self.screen, LoginScreen):
             return
-        remembered = self.remembered_login(None) if self.remembered_login else ""
+        info = getattr(self.session, "info", None)  # after an expiry: the account that was logged in
+        remembered = info.login if info else self.remembered_login(None) if self.remembered_login else ""
         self.push_screen(LoginScreen(login=remembered, expired=expired), self._logged_in)
 
     def _logged_in(self, info: SessionInfo | None) -> None:
@@ -181,7 +184,7 @@ class CaaApp(CallActions, App[None]):
                 if "missed" in changes:
                     self.notify_missed()
         except Unauthorized:
-            self.show_login(expired=True)
+            pass  # the login screen is on its way (the session said it ended); a new login restarts this
 
     def refresh_console(self) -> None:
         """Asks every widget to redraw from the model (a screen that mounted after the first
@@ -197,8 +200,7 @@ class CaaApp(CallActions, App[None]):
             try:
                 result = await make()
             except Unauthorized:
-                self.show_login(expired=True)
-                return
+                return  # the login screen is on its way (the session said it ended)
             except DomainError as exc:
                 self.notify(readable(exc), title=T("error_title"), severity="error", timeout=8)
                 return

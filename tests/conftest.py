@@ -84,3 +84,20 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[CrmStore]:
     crm.clock = clock
     yield crm
     await crm.close()
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """`run("pbx", "check")`: the `tui-caa` command in this process (fast, for the many small cases)."""
+    import subprocess
+
+    from tui_caa.cli import main
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tui_caa.cli import main
-
 
 def tui_caa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """A real `tui-caa` process."""
@@ -16,20 +14,6 @@ def tui_caa(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         [sys.executable, "-m", "tui_caa", *args], capture_output=True, text=True, timeout=120,
         env={**os.environ, **(env or {})},
     )
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """The same command in this process (fast, for the many small cases)."""
-
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
 
 
 @pytest.mark.parametrize("number, ddd, printed", [

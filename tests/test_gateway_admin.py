@@ -17,7 +17,6 @@ import pytest
 from pydantic import SecretStr
 
 from tui_caa import locations
-from tui_caa.cli import main
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.pbx.base import DATABASE_PART, PBX_PART
 from tui_caa.pbx.registry import driver_class
@@ -29,18 +28,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
 
 
 @pytest.fixture

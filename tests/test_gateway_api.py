@@ -3,6 +3,8 @@ stream of remote consoles, health and metrics."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -38,6 +40,7 @@ async def test_the_account_decides_role_and_extension(site: Site) -> None:
     agent = await site.console("1002", listen=False)
     assert (agent.principal.role, agent.principal.extension, agent.principal.name) == ("agent", "1002", "Vendedor 1002")
     assert agent.seller is not None and agent.seller.extension_password is None
+    assert agent.info is not None and agent.info.expires_at == site.rig.store.clock() + timedelta(hours=8)
     boss = await site.console(SUPERVISOR, listen=False)
     assert boss.principal.sees_everything and boss.principal.extension == "1009"
     entries = await site.rig.store.audit_entries(login="1002")

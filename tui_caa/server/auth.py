@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
@@ -38,6 +38,7 @@ class Console:
     account: Account
     session: LocalSession
     checked_at: float
+    expires_at: datetime
 
     @property
     def principal(self) -> Principal:
@@ -101,7 +102,7 @@ class Authenticator:
         self.by_login.succeeded(login)
         token = await self.store.open_auth_session(account, ttl=self.session_ttl, address=address)
         await self.store.audit("login", login=account.login, address=address)
-        console = await self._console(token, account)
+        console = await self._console(token, account, self.store.clock() + self.session_ttl)
         return token, self.info(console)
 
     async def console(self, token: str | None) -> Console:
@@ -112,7 +113,7 @@ class Authenticator:
         if console is not None and self._now() - console.checked_at < self.recheck:
             return console
         try:
-            account, _ = await self.store.auth_session(token)
+            account, auth_session = await self.store.auth_session(token)
         except SessionExpired as exc:
             self.forget(token)
             raise Unauthorized(str(exc), field="authorization") from None
@@ -120,7 +121,7 @@ class Authenticator:
             console.checked_at = self._now()
             return console
         self.forget(token)
-        return await self._console(token, account)
+        return await self._console(token, account, auth_session.expires_at)
 
     async def logout(self, token: str, address: str | None) -> None:
         console = await self.console(token)
@@ -131,11 +132,12 @@ class Authenticator:
     def forget(self, token: str) -> None:
         self._consoles.pop(token, None)
 
-    async def _console(self, token: str, account: Account) -> Console:
+    async def _console(self, token: str, account: Account, expires_at: datetime) -> Console:
         seller = await self._seller(account)
         name = seller.name if seller else account.login
         principal = Principal(account.role, account.extension, name)
-        console = Console(token, account, LocalSession(self.gateway, principal, seller=seller), self._now())
+        console = Console(token, account, LocalSession(self.gateway, principal, seller=seller), self._now(),
+                          expires_at)
         self._consoles[token] = console
         return console
 
@@ -150,4 +152,4 @@ class Authenticator:
         return SessionInfo(login=console.account.login, role=principal.role, extension=principal.extension,
                            name=principal.name, seller=console.session.seller,
                            capabilities=self.gateway.capabilities, caller_id_rules=self.gateway.caller_id_rules,
-                           simulated=self.simulated)
+                           simulated=self.simulated, expires_at=console.expires_at)

@@ -22,7 +22,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from tui_caa.config import Settings
-from tui_caa.crm import CrmStore, open_store
+from tui_caa.crm import CrmStore, open_store, passwords
 from tui_caa.domain import Account, DomainError, InvalidInput, Role
 from tui_caa.gateway.factory import PbxOverride, make_driver, make_gateway, pbx_entry
 from tui_caa.gateway.service import Gateway
@@ -35,7 +35,8 @@ DEFAULT_PORT = 8640
 # an idle connection is kept longer than a console keeps it (30 s): the console always closes first, so
 # it never sends a request on a connection the gateway is closing at that instant
 KEEP_ALIVE_SECONDS = 75
-FLUSH_SECONDS = 10.0  # at stop, how long the outbox may take to reach the CRM (what is left is kept)
+FLUSH_SECONDS = 10.0
+PURGE_SECONDS = 3600.0  # at stop, how long the outbox may take to reach the CRM (what is left is kept)
 DEMO_PASSWORD = "demo1234"
 DEMO_SUPERVISOR = "supervisor"
 
@@ -112,6 +113,9 @@ async def run_gateway(settings: Settings, *, demo: bool, listen: ListenAddress,
         raise
     auth = Authenticator(gateway, store, session_ttl=timedelta(hours=settings.gateway.session_hours),
                          simulated=simulated)
+    # made now, not at the first login of an unknown name (which would then be slower than the rest)
+    await asyncio.to_thread(passwords.dummy_hash)
+    housekeeping = asyncio.ensure_future(_purge_expired_sessions(store))
     api = GatewayApi(gateway, auth)
     config = uvicorn.Config(api.app(), host=listen.host, port=listen.port, ssl_certfile=tls[0], ssl_keyfile=tls[1],
                             log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5,
@@ -128,8 +132,21 @@ async def run_gateway(settings: Settings, *, demo: bool, listen: ListenAddress,
                 ready.set()
             await serving
     finally:
+        housekeeping.cancel()
         await _stop(gateway, store)
     return 0 if server.started else 1
+
+
+async def _purge_expired_sessions(store: CrmStore) -> None:
+    """Ended logins leave their rows: removed every hour (each token check ignores them anyway)."""
+    while True:
+        try:
+            purged = await store.purge_expired_sessions()
+            if purged:
+                log.info("%d expired login session(s) removed", purged)
+        except DomainError as exc:
+            log.warning("expired login sessions not removed: %s", exc)
+        await asyncio.sleep(PURGE_SECONDS)
 
 
 @contextlib.contextmanager

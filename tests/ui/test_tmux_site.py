@@ -78,9 +78,10 @@ def test_a_site_gateway_and_three_logged_in_consoles(demo_database: Path, tmp_pa
 
         # a caller rings 1001 (the palette's simulated call), 1001 answers and transfers to 1002
         keys(seats["1001"], "C-p")
-        wait_for(seats["1001"], "Simular")
+        wait_for(seats["1001"], "🔎")  # the palette is open (its full list may hide the command below the fold)
         keys(seats["1001"], "Simular chamada")
-        time.sleep(0.3)  # the palette filters as it is typed; Enter must pick the filtered command
+        wait_for_screen(seats["1001"], lambda s: "Simular chamada recebida" in s and "Maximize" not in s,
+                        "the palette filtered to the simulated call")
         keys(seats["1001"], "Enter")
         ringing = wait_for(seats["1001"], "tocando")
         caller = next(line for line in ringing.splitlines() if "Chamador:" in line).split("Chamador:")[1].strip()

@@ -41,6 +41,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+# Secrets the gateway sends to the PBX are stored encrypted with the site key (`enc1:` + a Fernet
+# token): a 128-character value of 4-byte UTF-8 characters becomes about 780 characters.
+SECRET_WIDTH = 1024
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -63,7 +67,7 @@ sellers = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(120), nullable=False),
     Column("extension", String(16), nullable=True, unique=True),
-    Column("extension_password", String(128), nullable=True),
+    Column("extension_password", String(SECRET_WIDTH), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
 )
 
@@ -78,15 +82,15 @@ pbx_registry = Table(
     Column("account", String(64)),
     Column("route", String(64)),
     Column("login", String(255)),
-    Column("secret", String(255)),
+    Column("secret", String(SECRET_WIDTH)),
     Column("ecr_address", String(255)),
     Column("ecr_port", Integer),
     Column("ecr_user", String(128)),
-    Column("ecr_password", String(255)),
+    Column("ecr_password", String(SECRET_WIDTH)),
     Column("mysql_host", String(255)),
     Column("mysql_port", Integer),
     Column("mysql_user", String(128)),
-    Column("mysql_password", String(255)),
+    Column("mysql_password", String(SECRET_WIDTH)),
     Column("mysql_database", String(128)),
     Column("active", Boolean, nullable=False, default=False),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # every file tui-caa makes (CRM, outbox, logs, site key, SQLite's -wal/-shm) holds customers'
+    # phone numbers or secrets: only the user running it may read them, whatever the login's umask
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
@@ -83,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = _handler(args)
     _route_logs(args)
+    _tighten_own_files()
     try:
         return handler(args, settings)
     except DomainError as exc:
@@ -90,6 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def _tighten_own_files() -> None:
+    """Files older versions made readable by all (0644); the CRM and the log are fixed where they
+    are opened, the gateway's outbox here."""
+    from tui_caa import locations
+
+    locations.tighten_database(locations.data_dir() / "outbox.sqlite3")  # where gateway/factory.py puts it
 
 
 def _route_logs(args: argparse.Namespace) -> None:

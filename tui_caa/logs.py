@@ -23,7 +23,8 @@ def log_file() -> Path:
 def to_file(path: Path | None = None, level: int = logging.INFO) -> Path:
     """The console's log (the administrator reads it): 5 MB files, the last three kept."""
     path = path or log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    locations.private_dir(path.parent)
+    locations.tighten(path)
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILES_KEPT,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tui_caa import locations
 from tui_caa.domain.errors import DatabaseUnavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,13 +50,14 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     if database and database != ":memory:":
         folder = Path(database).expanduser().parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            locations.private_dir(folder)
         except OSError as exc:
             raise DatabaseUnavailable(
                 f"CRM database {database} is unavailable: cannot create its folder {folder} "
                 f"({exc.strerror}); fix the path in database.url",
                 field="database.url",
             ) from exc
+        _private_file(Path(database).expanduser())
     engine = create_async_engine(url, connect_args={"timeout": 15})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -71,6 +74,17 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """A new database file is made 0600 before SQLite opens it (SQLite gives its -wal and -shm the
+    main file's mode), an older one loses the group and others' bits it may have."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, locations.PRIVATE_FILE))
+    except FileExistsError:
+        locations.tighten_database(path)
+    except OSError:
+        pass  # SQLite's own error says it better
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -10,6 +10,8 @@ from tui_caa.crm import CrmStore, open_store
 from tui_caa.phones import CallerIdRules
 
 T0 = datetime(2026, 11, 2, 13, 0, tzinfo=UTC)
+# the demo CRM's site key: the template is built before any test's isolated data folder exists
+DEMO_SITE_KEY = b"dHVpLWNhYSB0ZXN0IHNpdGUga2V5LCAzMiBieXRlcyE="
 
 pytest_plugins = ["tests.gateway_fixtures", "tests.server_fixtures"]  # the `rig` fixture: a gateway on the scripted simulator
 
@@ -53,11 +55,13 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import asyncio
 
     from tui_caa.crm.demo import DEMO_DDD, load_demo
+    from tui_caa.crm.sitekey import SiteKey
 
     path = tmp_path_factory.mktemp("demo") / "crm.sqlite3"
 
     async def build() -> None:
-        crm = await open_store(f"sqlite+aiosqlite:///{path}", CallerIdRules(default_ddd=DEMO_DDD))
+        crm = await open_store(f"sqlite+aiosqlite:///{path}", CallerIdRules(default_ddd=DEMO_DDD),
+                               site_key=SiteKey(DEMO_SITE_KEY, "the tests' demo key"))
         await load_demo(crm, now=T0)
         await crm.close()
 
@@ -71,10 +75,12 @@ def demo_database(demo_template: Path, isolated_env: None) -> Path:
     import shutil
 
     from tui_caa import locations
+    from tui_caa.crm.sitekey import write_key_file
 
     target = locations.data_dir() / "crm.sqlite3"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(demo_template, target)
+    write_key_file(DEMO_SITE_KEY)
     return target
 
 

@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=500, help="how many customers (default 500)")
     telephony = db.add_parser("telephony", help="the CRM's module switch for PBX integration: show it, or turn it on or off")
     telephony.add_argument("state", nargs="?", choices=["on", "off"], help="on or off (default: show it)")
+    rotate = db.add_parser("rotate-key", help="a new site key: every PBX secret in the CRM re-encrypted with it")
+    rotate.add_argument("--new-key-file", metavar="PATH",
+                        help="the new key's file (made if missing), when the key comes from "
+                             "TUI_CAA_SITE_KEY or a systemd credential")
     return parser
 
 
@@ -148,7 +152,8 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Settings
     if args.command == "db":
         from tui_caa.commands import db
 
-        return {"init": db.init_command, "demo": db.demo_command, "telephony": db.telephony_command}[args.db_command]
+        return {"init": db.init_command, "demo": db.demo_command, "telephony": db.telephony_command,
+                "rotate-key": db.rotate_key_command}[args.db_command]
     from tui_caa.commands.start import start_command
 
     return start_command

@@ -71,7 +71,8 @@ def pbx_entry(row: Row) -> PbxRegistryEntry:
 
 
 def secret_value(secret: Any) -> str | None:
-    """The plain text of a SecretStr, only for writing it to the database."""
+    """The plain text of a SecretStr, only for writing it to the database (where secrets.py
+    encrypts it with the site key)."""
     return None if secret is None else secret.get_secret_value()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tui_caa.crm import rows
-from tui_caa.crm.base import StoreBase
+from tui_caa.crm.secrets import SecretOps
 from tui_caa.crm.schema import customers, pbx_registry, sellers, settings, traffic_sources
 from tui_caa.domain import Conflict, NotFound, PbxRegistryEntry, Seller, TrafficSource
 from tui_caa.phones import display
@@ -17,7 +17,7 @@ from tui_caa.phones import display
 TELEPHONY_ENABLED = "telephony_enabled"
 
 
-class SetupOps(StoreBase):
+class SetupOps(SecretOps):
     async def record_counts(self) -> dict[str, int]:
         """How many customers, sellers, traffic sources and PBX entries there are (0 everywhere:
         a new, empty CRM)."""
@@ -55,20 +55,20 @@ class SetupOps(StoreBase):
                         f"extension {seller.extension} already belongs to {owner[1]}; free it first",
                         field="extension",
                     )
-            seller_id = await _upsert(conn, sellers, seller.id, values, "seller")
+            seller_id = await _upsert(conn, sellers, seller.id, await self._seal(conn, sellers, values), "seller")
         return seller.model_copy(update={"id": seller_id})
 
     async def sellers(self) -> list[Seller]:
         async with self._read() as conn:
             result = await conn.execute(select(sellers).order_by(sellers.c.extension, sellers.c.id))
-            return [rows.seller(row) for row in result.mappings()]
+            return [rows.seller(self._reveal(sellers, row)) for row in result.mappings()]
 
     async def seller_by_extension(self, extension: str) -> Seller:
         async with self._read() as conn:
             row = (await conn.execute(select(sellers).where(sellers.c.extension == extension))).mappings().first()
         if row is None:
             raise NotFound(f"no seller has extension {extension}", field="extension")
-        return rows.seller(row)
+        return rows.seller(self._reveal(sellers, row))
 
     # ---- traffic sources ----
     async def save_traffic_source(self, source: TrafficSource) -> TrafficSource:
@@ -111,18 +111,19 @@ class SetupOps(StoreBase):
         async with self._write() as conn:
             if entry.active:
                 await conn.execute(update(pbx_registry).where(pbx_registry.c.active.is_(True)).values(active=False))
+            values = await self._seal(conn, pbx_registry, values)
             entry_id = await _upsert(conn, pbx_registry, entry.id, values, "PBX registry entry")
         return entry.model_copy(update={"id": entry_id})
 
     async def pbx_entries(self) -> list[PbxRegistryEntry]:
         async with self._read() as conn:
             result = await conn.execute(select(pbx_registry).order_by(pbx_registry.c.id))
-            return [rows.pbx_entry(row) for row in result.mappings()]
+            return [rows.pbx_entry(self._reveal(pbx_registry, row)) for row in result.mappings()]
 
     async def active_pbx(self) -> PbxRegistryEntry | None:
         async with self._read() as conn:
             row = (await conn.execute(select(pbx_registry).where(pbx_registry.c.active.is_(True)))).mappings().first()
-        return None if row is None else rows.pbx_entry(row)
+        return None if row is None else rows.pbx_entry(self._reveal(pbx_registry, row))
 
 
 async def _upsert(conn: AsyncConnection, table: Any, row_id: int | None, values: dict[str, Any], what: str) -> int:

@@ -95,11 +95,11 @@ def find() -> SiteKey | None:
         return SiteKey(value.encode("ascii", "replace"), f"the environment variable {KEY_ENV}")
     credential = _credential_file()
     if credential is not None and credential.is_file():
-        return _read(credential, f"the systemd credential {credential}")
+        return read_key_file(credential, f"the systemd credential {credential}")
     path = key_file()
     if path.is_file():
         locations.tighten(path)
-        return _read(path, f"the key file {path}")
+        return read_key_file(path, f"the key file {path}")
     return None
 
 
@@ -110,7 +110,8 @@ def load() -> SiteKey:
     return key
 
 
-def _read(path: Path, where: str) -> SiteKey:
+def read_key_file(path: Path, where: str | None = None) -> SiteKey:
+    where = where or f"the key file {path}"
     try:
         return SiteKey(path.read_bytes()[:200].strip(), where, path)
     except OSError as exc:

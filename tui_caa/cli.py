@@ -103,10 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _tighten_own_files() -> None:
     """Files older versions made readable by all (0644); the CRM and the log are fixed where they
-    are opened, the gateway's outbox here."""
+    are opened, the gateway's outbox and the site key here."""
     from tui_caa import locations
 
-    locations.tighten_database(locations.data_dir() / "outbox.sqlite3")  # where gateway/factory.py puts it
+    folder = locations.data_dir()
+    locations.tighten_database(folder / "outbox.sqlite3")  # where gateway/factory.py puts it
+    for key in ("site.key", "site.key.old"):  # also where a command that reads no secret runs
+        locations.tighten(folder / key)
 
 
 def _route_logs(args: argparse.Namespace) -> None:

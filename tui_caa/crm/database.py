@@ -67,6 +67,9 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         # WAL lets the console read while the gateway writes call records
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # a secret replaced (a new site key, a changed password) is overwritten on disk, not left
+        # in a free page of the file for anyone holding a copy of it
+        cursor.execute("PRAGMA secure_delete=ON")
         # reads straight from the OS page cache, and a larger private cache: the screen pop
         # touches a few random pages of a large file on every ring
         cursor.execute("PRAGMA mmap_size=1073741824")

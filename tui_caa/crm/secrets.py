@@ -83,9 +83,19 @@ class SecretOps(StoreBase):
                     if values:
                         await conn.execute(update(table).where(table.c.id == row["id"]).values(**values))
                         count += len(values)
+        await self._drop_old_copies()
         self.use_site_key(new)
         self._site_key_checked = True
         return count
+
+
+    async def _drop_old_copies(self) -> None:
+        """SQLite's write-ahead log may still hold the pages as they were (the clear or old-key
+        values) until it is checkpointed: it is, and emptied, when no reader holds it."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        async with self._read() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def _one_encrypted(conn: AsyncConnection) -> str | None:

@@ -9,8 +9,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tui_caa.crm import rows
-from tui_caa.crm.secrets import SecretOps
 from tui_caa.crm.schema import customers, pbx_registry, sellers, settings, traffic_sources
+from tui_caa.crm.secrets import SecretOps
 from tui_caa.domain import Conflict, NotFound, PbxRegistryEntry, Seller, TrafficSource
 from tui_caa.phones import display
 

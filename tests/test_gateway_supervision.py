@@ -4,6 +4,7 @@ the CRM exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tui_caa.domain.events import CallEnded
 from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.state import PbxState
+from tui_caa.gateway.supervisor import Supervisor
 from tui_caa.pbx.sim import SimScenario, SimulatorDriver
 from tui_caa.protocol.messages import GatewayProblems, LinkState, LinkStatus, StateSnapshot
 
@@ -148,6 +150,28 @@ async def test_driver_failing_at_every_start_stays_a_problem_and_backs_off(store
             await clock.advance(seconds)
             assert any("ValueError: AMI line contains a CR or LF" in p for p in gateway.problems)
         assert gateway.supervisor.restarts == 9  # 0.5, 1, 2 … doubling up to 30 s, never given up
-        assert gateway.link is not LinkState.CONNECTED
+        assert gateway.link is LinkState.DOWN and "AMI line contains a CR or LF" in gateway.link_reason
     finally:
         await gateway.stop()
+
+
+async def test_a_task_that_ran_fine_for_a_while_restarts_with_the_shortest_delay() -> None:
+    clock = ManualClock(T0)
+    told: list[tuple[str, ...]] = []
+    supervisor = Supervisor(clock, told.append, delays=(0.5, 30.0), healthy_after=60.0)
+    runs: list[float] = []
+
+    async def task(restarted: bool) -> None:
+        runs.append((clock.now() - T0).total_seconds())
+        if len(runs) in (1, 2):
+            raise RuntimeError("at once")
+        if len(runs) == 3:
+            await clock.sleep(120)  # ran fine for two minutes, then failed
+            raise RuntimeError("later")
+
+    running = asyncio.ensure_future(supervisor.run("worker", task))
+    for _ in range(6):
+        await clock.advance(61)
+    await running
+    assert runs == [0, 0.5, 1.5, 122.0]  # 0.5, then 1 s; after two good minutes 0.5 s again
+    assert told[-1] == () and supervisor.restarts == 3

@@ -154,7 +154,10 @@ class Gateway:
                 await self._on_event(event)
         except Exception as exc:
             # the link is not "connected" while nobody follows its events: commands wait for the resync
-            self._set_link(LinkState.RECONNECTING, f"event processing failed ({type(exc).__name__}); restarting")
+            if self._driver_started:
+                self._set_link(LinkState.RECONNECTING, f"event processing failed ({type(exc).__name__}); restarting")
+            else:  # settings that cannot work, a driver bug: retried, but said as it is
+                self._set_link(LinkState.DOWN, f"cannot connect ({type(exc).__name__}: {exc})"[:200])
             raise
         log.error("the PBX driver stopped sending events")
         self._set_link(LinkState.DOWN, "the PBX driver stopped sending events; restart the gateway")

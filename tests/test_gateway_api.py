@@ -218,7 +218,7 @@ async def test_health_and_metrics(site: Site) -> None:
     async with httpx.AsyncClient(base_url=site.url) as client:
         health = (await client.get("/health")).json()
         assert health == {"status": "ok", "link": "connected", "resyncing": False, "outbox_depth": 0,
-                          "crm_reachable": True, "consoles": 0}
+                          "crm_reachable": True, "consoles": 0, "problems": []}
         agent = await token_of(site, "1001")
         assert (await client.get("/metrics", headers={"Authorization": f"Bearer {agent}"})).status_code == 403
         await site.console("1002")
@@ -237,3 +237,14 @@ async def test_health_is_503_while_the_pbx_link_is_down(site: Site) -> None:
     async with httpx.AsyncClient(base_url=site.url) as client:
         reply = await client.get("/health")
     assert reply.status_code == 503 and reply.json()["resyncing"] is True
+
+
+async def test_health_lists_the_gateways_problems_and_is_503_while_there_are_any(site: Site) -> None:
+    problem = "call recorder failed (OSError: disk I/O error); restarting in 0.5 s"
+    site.rig.gateway.supervisor.report("call recorder", problem)
+    async with httpx.AsyncClient(base_url=site.url) as client:
+        reply = await client.get("/health")
+        assert reply.status_code == 503 and reply.json()["problems"] == [problem]
+        site.rig.gateway.supervisor.clear("call recorder")
+        reply = await client.get("/health")
+    assert reply.status_code == 200 and reply.json()["problems"] == []

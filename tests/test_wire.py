@@ -14,6 +14,7 @@ from tui_caa.domain.telephony import CallState, Direction, Disposition
 from tui_caa.pbx.asterisk.errors import AmiError
 from tui_caa.protocol.messages import (
     CallsRecorded,
+    GatewayProblems,
     LinkState,
     LinkStatus,
     PbxUpdate,
@@ -71,10 +72,14 @@ def test_every_event_class_is_covered() -> None:
     LinkStatus(LinkState.RECONNECTING, "resync"),
     CallsRecorded("1001", ("c1", "c2")),
     Synced("abc"),
+    GatewayProblems(("pbx driver failed (RuntimeError: boom); restarting in 0.5 s", "outbox unavailable")),
+    GatewayProblems(()),
     StateSnapshot(PbxSnapshot(at=AT, extensions={"1001": ExtensionState.IN_CALL},
                               calls=(ActiveCall(call_id="c1", extension="1001", direction=Direction.INBOUND,
                                                 state=CallState.ACTIVE, number="0519", started_at=AT),)),
                   LinkState.CONNECTED, {"c1": ScreenPop("1001", "c1", LOOKUP, SOURCE)}),
+    StateSnapshot(PbxSnapshot(at=AT, extensions={}, calls=()), LinkState.RECONNECTING, {},
+                  ("call recorder failed (OSError: disk I/O error); restarting in 1 s",)),
 ], ids=lambda m: type(m).__name__)
 def test_other_messages_round_trip(message: object) -> None:
     assert decode_message(encode_message(message)) == message  # type: ignore[arg-type]

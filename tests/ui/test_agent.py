@@ -36,6 +36,18 @@ async def test_banner_shows_who_state_link_and_simulator(rig, console) -> None: 
         assert "◉ tocando" in text_of(app, "#banner")
 
 
+async def test_banner_shows_the_gateways_problems_until_they_are_gone(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        rig.gateway.supervisor.report("outbox", "the call outbox cannot be written (disk full)")
+        await settle(rig, pilot)
+        banner = text_of(app, "#banner")
+        assert "⚠ serviço de integração com problema: the call outbox cannot be written (disk full)" in banner
+        assert "● central conectada" in banner
+        rig.gateway.supervisor.clear("outbox")
+        await settle(rig, pilot)
+        assert "problema" not in text_of(app, "#banner")
+
+
 async def test_ring_shows_number_and_ddr_source_then_the_customer(rig, console) -> None:  # type: ignore[no-untyped-def]
     async with console() as (app, pilot):
         await rig.ring("1001", "051987654321", ddr="5121010001")

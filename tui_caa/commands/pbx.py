@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from tui_caa.commands.db import open_demo_ready_store
 from tui_caa.config import Settings
 from tui_caa.crm import CrmStore
-from tui_caa.domain import PbxRegistryEntry
+from tui_caa.domain import InvalidInput, PbxRegistryEntry
 from tui_caa.domain.events import PbxEvent, event_json
 from tui_caa.gateway.factory import PbxOverride, make_driver, pbx_entry
 from tui_caa.pbx.base import PBX_PART, CheckResult, PbxDriver, PbxError
@@ -105,7 +105,11 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
-    driver, name = await _open_driver(args, settings)
+    try:
+        driver, name = await _open_driver(args, settings)
+    except InvalidInput as exc:  # settings that can never work (a line break in a stored AMI user…)
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
     try:
         probe = await probe_pbx(driver, name)
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from tui_caa.domain import (
     Account,
     Appointment,
@@ -67,7 +69,11 @@ def traffic_source(row: Row) -> TrafficSource:
 
 
 def pbx_entry(row: Row) -> PbxRegistryEntry:
-    return PbxRegistryEntry.model_validate(_pick(row, PbxRegistryEntry))
+    data = _pick(row, PbxRegistryEntry)
+    try:
+        return PbxRegistryEntry.model_validate(data)
+    except ValidationError as exc:  # stored before a rule it breaks: listed and fixable, refused when used
+        return PbxRegistryEntry.unusable(data, exc)
 
 
 def secret_value(secret: Any) -> str | None:

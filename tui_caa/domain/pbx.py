@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated, Self
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tui_caa.domain.crm import Record
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+# what can never be sent inside a protocol line (an AMI "Login: …" line, an HTTP header, a URL):
+# a CR or LF ends the line early, and the PBX reads the rest as a command of its own
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+LINE_FIELDS = ("address", "account", "route", "login", "secret", "ecr_address", "ecr_user", "ecr_password",
+               "mysql_host", "mysql_user", "mysql_password", "mysql_database")
+SECRET_FIELDS = ("secret", "ecr_password", "mysql_password")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
@@ -48,6 +64,9 @@ class PbxRegistryEntry(Record):
     """Fields follow the seed's registry screen; `login`/`secret` carry each API's credentials
     (AMI user and secret for Asterisk, the API key for Dígitro, the e-mail and password for ForIP)."""
 
+    # a refused secret must not come back inside the error (pydantic shows the input by default)
+    model_config = ConfigDict(**Record.model_config, hide_input_in_errors=True)
+
     id: int | None = None
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Central"
     kind: PbxKind
@@ -67,6 +86,38 @@ class PbxRegistryEntry(Record):
     mysql_password: SecretStr | None = None
     mysql_database: str | None = None
     active: bool = False
+    # set only on an entry stored before a rule that it breaks: loaded so that it can be listed and
+    # fixed, refused when a driver is built from it (see `unusable`)
+    _problem: str | None = PrivateAttr(default=None)
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
+
+    @classmethod
+    def unusable(cls, data: dict[str, object], error: ValidationError) -> PbxRegistryEntry:
+        """A stored entry that no longer validates, kept as it is with the reason it cannot work."""
+        values = {key: value for key, value in data.items() if key in cls.model_fields}
+        for name in SECRET_FIELDS:  # never a secret in clear, not even in a broken entry
+            if isinstance(values.get(name), str):
+                values[name] = SecretStr(str(values[name]))
+        with contextlib.suppress(ValueError):
+            values["kind"] = PbxKind(str(values.get("kind")))
+        entry = cls.model_construct(**values)  # type: ignore[arg-type]
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        entry._problem = message if not where or message.startswith(where) else f"{where}: {message}"
+        return entry
+
+    @field_validator(*LINE_FIELDS)
+    @classmethod
+    def _one_line(cls, value: str | SecretStr | None, info: ValidationInfo) -> str | SecretStr | None:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text and _CONTROL.search(text):  # the value itself is not shown: it may be a secret
+            raise ValueError(f"{info.field_name} contains a control character (a line break, CR or LF, or a tab), "
+                             "which cannot be sent to the PBX; type it again without it")
+        return value
 
     @field_validator("address", "account", "route", "login", "ecr_address", "ecr_user",
                      "mysql_host", "mysql_user", "mysql_database", mode="before")

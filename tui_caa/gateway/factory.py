@@ -66,6 +66,9 @@ async def make_driver(entry: PbxRegistryEntry, store: CrmStore | None, settings:
     """The driver for `entry`, with its family's `[pbx.<family>]` settings (`options` win: tests use them).
     The simulator gets its scenario from the CRM (drivers never read it), Dígitro its device passwords;
     the other families can be built without a CRM (`store` None: `gateway check` with the CRM down)."""
+    if entry.problem is not None:  # stored before the rule it breaks: it could never connect
+        raise InvalidInput(f"the PBX registry entry '{entry.name}' cannot be used: {entry.problem} "
+                           f"(fix it: tui-caa pbx register --name '{entry.name}' …)", field="pbx")
     cls = driver_class(entry.kind.value)
     if store is None and entry.kind in (PbxKind.SIMULATOR, PbxKind.DIGITRO):
         raise InvalidInput(f"a {entry.kind.value} PBX takes its extensions from the CRM's sellers", field="pbx")

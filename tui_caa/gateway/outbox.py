@@ -12,13 +12,17 @@ from pathlib import Path
 
 from tui_caa.domain import CallRecord
 
+BUSY_TIMEOUT = 0.1  # seconds
+
 
 class Outbox:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        # a short busy timeout: these calls block the event loop, and the recorder keeps records in
+        # memory and retries while the file is locked, rather than stalling every console for 5 s
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT)
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a committed record survives a crash of the gateway; only a power cut
         # in the same instant could lose the last one, and fsync per call would cap call rates

@@ -28,9 +28,18 @@ from tui_caa.gateway.hub import Hub, Subscription
 from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.recorder import CallRecorder
 from tui_caa.gateway.state import PbxState, TrackedCall
+from tui_caa.gateway.supervisor import Supervisor
 from tui_caa.pbx.base import PbxDriver, PbxError
 from tui_caa.phones import CallerIdRules, DialRules, InvalidPhoneNumber, dial_string, normalize
-from tui_caa.protocol.messages import CallsRecorded, LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
+from tui_caa.protocol.messages import (
+    CallsRecorded,
+    GatewayProblems,
+    LinkState,
+    LinkStatus,
+    PbxUpdate,
+    ScreenPop,
+    StateSnapshot,
+)
 from tui_caa.protocol.principal import NotAllowed, Principal, Reconnecting
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,9 @@ T = TypeVar("T")
 
 LOOKUPS_AT_ONCE = 8  # a burst of rings must not open every CRM connection at the same time
 SCREEN_POP_TASK = "screen pop"
+DRIVER_TASK = "pbx driver"
+RECORDER_TASK = "call recorder"
+OUTBOX_PROBLEM = "outbox"
 
 
 class Gateway:
@@ -60,7 +72,9 @@ class Gateway:
         self.caller_id_rules = caller_id_rules or store.rules
         self.state = PbxState()
         self.hub = Hub(self._snapshot_for, maxsize=subscriber_backlog)
-        self.recorder = CallRecorder(store, outbox, self.clock, on_written=self._recorded)
+        self.supervisor = Supervisor(self.clock, self._problems_changed)
+        self.recorder = CallRecorder(store, outbox, self.clock, on_written=self._recorded,
+                                     on_problem=lambda problem: self.supervisor.report(OUTBOX_PROBLEM, problem))
         self.link = LinkState.DOWN
         self.link_reason = "not connected yet"
         self.pops: dict[str, ScreenPop] = {}
@@ -72,12 +86,18 @@ class Gateway:
         self._lookups = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()
         self._connected = asyncio.Event()
+        self._driver_started = False  # connected once: from then on the driver reconnects by itself
 
     # ---- life cycle ----
     async def start(self) -> None:
         await self.refresh_traffic_sources()
-        self._spawn(self._drive(), "pbx driver")
-        self._spawn(self.recorder.run(), "call recorder")
+        # supervised: an unexpected error restarts the task (with backoff) and shows as a problem
+        self._spawn(self.supervisor.run(DRIVER_TASK, self._drive, clear_at_start=False), DRIVER_TASK)
+        self._spawn(self.supervisor.run(RECORDER_TASK, lambda _restarted: self.recorder.run()), RECORDER_TASK)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.supervisor.problems
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -119,10 +139,30 @@ class Gateway:
         self._sources_by_ddr = {s.ddr_e164: s for s in sources if s.ddr_e164 and s.active}
 
     # ---- the PBX side ----
-    async def _drive(self) -> None:
+    async def _drive(self, restarted: bool = False) -> None:
         """Connects once (retrying with backoff while the PBX is down), then follows the driver's
         events for good: after that first connect the driver reconnects by itself and says so
-        (DriverDisconnected … DriverResynced), so the gateway never closes it before `stop()`."""
+        (DriverDisconnected … DriverResynced), so the gateway never closes it before `stop()`.
+        Restarted after an unexpected error (by the supervisor), it resyncs before trusting its
+        state again, as after a reconnect: the event that failed, and any dial, is never replayed."""
+        try:
+            if restarted and self._driver_started:
+                await self._resync_or_wait()
+            else:
+                await self._connect()
+            async for event in self.driver.events():
+                await self._on_event(event)
+        except Exception as exc:
+            # the link is not "connected" while nobody follows its events: commands wait for the resync
+            if self._driver_started:
+                self._set_link(LinkState.RECONNECTING, f"event processing failed ({type(exc).__name__}); restarting")
+            else:  # settings that cannot work, a driver bug: retried, but said as it is
+                self._set_link(LinkState.DOWN, f"cannot connect ({type(exc).__name__}: {exc})"[:200])
+            raise
+        log.error("the PBX driver stopped sending events")
+        self._set_link(LinkState.DOWN, "the PBX driver stopped sending events; restart the gateway")
+
+    async def _connect(self) -> None:
         delay, longest = self._backoff
         while True:
             try:
@@ -132,11 +172,8 @@ class Gateway:
                 self._set_link(LinkState.DOWN, str(exc))
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, longest)
+        self._driver_started = True
         await self._resync_or_wait()
-        async for event in self.driver.events():
-            await self._on_event(event)
-        log.error("the PBX driver stopped sending events")
-        self._set_link(LinkState.DOWN, "the PBX driver stopped sending events; restart the gateway")
 
     async def _resync_or_wait(self) -> None:
         try:
@@ -181,8 +218,12 @@ class Gateway:
         active = {call.call_id for call in self.state.calls.values()}
         self.pops = {call_id: pop for call_id, pop in self.pops.items() if call_id in active}
         self._set_link(LinkState.CONNECTED, "")
+        self.supervisor.clear(DRIVER_TASK)  # before the snapshots: they carry the problems
         self.hub.resync_all()
         self._connected.set()
+
+    def _problems_changed(self, problems: tuple[str, ...]) -> None:
+        self.hub.publish(None, GatewayProblems(problems))
 
     def _recorded(self, records: list[CallRecord]) -> None:
         by_extension: dict[str, list[str]] = {}
@@ -251,7 +292,7 @@ class Gateway:
     def _snapshot_for(self, extension: str | None) -> StateSnapshot:
         snapshot = self.state.snapshot(self.clock.now(), extension)
         pops = {c.call_id: self.pops[c.call_id] for c in snapshot.calls if c.call_id in self.pops}
-        return StateSnapshot(snapshot, self.link, pops)
+        return StateSnapshot(snapshot, self.link, pops, self.supervisor.problems)
 
     @property
     def capabilities(self) -> frozenset[Capability]:

@@ -49,6 +49,7 @@ class StateSnapshot:
     pbx: PbxSnapshot
     link: LinkState
     pops: dict[str, ScreenPop] = field(default_factory=dict)  # by call id, for calls under way
+    problems: tuple[str, ...] = ()  # what keeps the gateway from working right now (see GatewayProblems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,15 @@ class CallsRecorded:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayProblems:
+    """What keeps the gateway from working right now, one short sentence each (a task that failed and
+    is being restarted, an outbox file it cannot write). Sent to every console whenever the list
+    changes; empty when everything works again."""
+
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Synced:
     """Everything published before the console asked for `token` has been delivered to it (a remote
     console's way to know it is up to date: tests, and a check that the stream still flows)."""
@@ -68,4 +78,4 @@ class Synced:
     token: str
 
 
-GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot | CallsRecorded | Synced
+GatewayMessage = PbxUpdate | ScreenPop | LinkStatus | StateSnapshot | CallsRecorded | GatewayProblems | Synced

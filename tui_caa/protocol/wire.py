@@ -25,6 +25,7 @@ from tui_caa.domain.events import PbxEvent
 from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayMessage,
+    GatewayProblems,
     LinkStatus,
     PbxUpdate,
     ScreenPop,
@@ -64,7 +65,7 @@ def _event_classes() -> dict[str, type[PbxEvent]]:
 
 _EVENTS = _event_classes()
 _TAGS: dict[type, str] = {ScreenPop: "pop", LinkStatus: "link", StateSnapshot: "snapshot",
-                          CallsRecorded: "recorded", Synced: "synced"}
+                          CallsRecorded: "recorded", GatewayProblems: "problems", Synced: "synced"}
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 
 

@@ -61,10 +61,11 @@ class GatewayApi:
     async def health(self, request: Request) -> Response:
         crm = await self._crm_reachable()
         link = self.gateway.link
-        body = {"status": "ok" if crm and link is LinkState.CONNECTED else "degraded",
+        problems = self.gateway.problems  # a task being restarted, an outbox it cannot write
+        body = {"status": "ok" if crm and link is LinkState.CONNECTED and not problems else "degraded",
                 "link": link.value, "resyncing": link is LinkState.RECONNECTING,
                 "outbox_depth": self.gateway.recorder.waiting, "crm_reachable": crm,
-                "consoles": sum(len(s) for s in self.streams.values())}
+                "consoles": sum(len(s) for s in self.streams.values()), "problems": list(problems)}
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     async def _crm_reachable(self) -> bool:

@@ -22,6 +22,7 @@ from tui_caa.domain.events import (
 from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayMessage,
+    GatewayProblems,
     LinkState,
     LinkStatus,
     PbxUpdate,
@@ -63,6 +64,7 @@ class ConsoleModel:
     extension: str | None = None  # the console's own extension
     link: LinkState = LinkState.DOWN
     link_reason: str = ""
+    problems: tuple[str, ...] = ()  # what keeps the gateway from working (shown on the banner)
     extensions: dict[str, ExtensionState] = field(default_factory=dict)
     calls: dict[CallKey, CallView] = field(default_factory=dict)
     pops: dict[str, ScreenPop] = field(default_factory=dict)
@@ -91,7 +93,7 @@ class ConsoleModel:
 
     # ---- changing ----
     def apply(self, message: GatewayMessage) -> set[str]:
-        """Returns the parts that changed: "link", "extensions", "calls", "pop", "missed", "history"
+        """Returns the parts that changed: "link", "problems", "extensions", "calls", "pop", "missed", "history"
         (calls of the console's extension reached the CRM), and "mine" when the console's own extension
         is concerned (what agent widgets redraw for: a
         supervisor's console sees every extension change)."""
@@ -105,6 +107,9 @@ class ConsoleModel:
                 self.pops[message.call_id] = message
                 self.dirty_extensions.add(message.extension)
                 return {"pop", "mine"} if message.extension == self.extension else {"pop"}
+            case GatewayProblems():
+                self.problems = message.problems
+                return {"problems"}
             case CallsRecorded():
                 return {"history"} if message.extension == self.extension else set()
             case PbxUpdate():
@@ -116,6 +121,7 @@ class ConsoleModel:
 
     def _reset(self, snapshot: StateSnapshot) -> set[str]:
         self.link = snapshot.link
+        self.problems = snapshot.problems
         if snapshot.link is LinkState.CONNECTED:
             self.link_reason = ""
         pbx = snapshot.pbx
@@ -124,7 +130,7 @@ class ConsoleModel:
         self.pops = dict(snapshot.pops)
         self.dirty_extensions |= set(self.extensions)
         # "history": records written while this console lagged behind were announced in what it missed
-        return {"link", "extensions", "calls", "pop", "history"}
+        return {"link", "problems", "extensions", "calls", "pop", "history"}
 
     def _event(self, update: PbxUpdate) -> set[str]:
         event = update.event

@@ -14,6 +14,7 @@ T = Catalog({
     "no_extension": ("sem ramal", "no extension"),
     "simulator": ("SIMULADOR", "SIMULATOR"),
     "supervisor": ("supervisor", "supervisor"),
+    "problem": ("⚠ serviço de integração com problema", "⚠ integration service problem"),
 })
 
 
@@ -28,7 +29,7 @@ class StatusBanner(Static):
         self.refresh_banner()
 
     def _changed(self, changes: set[str]) -> None:
-        if changes & {"link", "mine"}:
+        if changes & {"link", "problems", "mine"}:
             self.refresh_banner()
 
     def refresh_banner(self) -> None:
@@ -53,6 +54,9 @@ class StatusBanner(Static):
         text.append(labels.link_state(model.link), style=_variable(app, f"link-{model.link.value}"))
         if model.link is not LinkState.CONNECTED and model.link_reason:
             text.append(f" ({model.link_reason})", style="dim")
+        if model.problems:  # the gateway's own trouble (a task restarting, its outbox unwritable)
+            text.append("  ·  ")
+            text.append(f"{T('problem')}: {'; '.join(model.problems)}", style=_variable(app, "link-down"))
         call = model.current_call()
         if call is not None:
             since = call.answered_at or call.started_at

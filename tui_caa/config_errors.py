@@ -8,14 +8,11 @@ journals and tickets.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tui_caa.domain.text import clip
 
 _SECRET_PART = re.compile(r"(^|_)(password|passwd|pwd|secret|key|token)s?($|_)", re.IGNORECASE)
-# scheme://user:password@host — the password is what sits between the first ':' and the last '@'
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s]*(?P<tail>@)")
 
 
 def is_secret_key(name: object) -> bool:
@@ -27,8 +24,23 @@ def secret_path(loc: tuple[Any, ...]) -> bool:
 
 
 def hide_url_passwords(text: str) -> str:
-    """'mysql://u:pw@h/db' -> 'mysql://u:***@h/db', anywhere in `text`."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['tail']}", text)
+    """'mysql://u:pw@h/db' -> 'mysql://u:***@h/db', anywhere in `text`. A scan from each '://'
+    (not a regex: on a long value one backtracked quadratically, minutes for 400 kB)."""
+    parts, start = [], 0
+    while (mark := text.find("://", start)) >= 0:
+        rest = mark + 3
+        end = min((i for i in (text.find(c, rest) for c in " \t\n'\"") if i >= 0), default=len(text))
+        authority = text[rest:end]
+        at = authority.rfind("@")
+        colon = authority.find(":", 0, at) if at >= 0 else -1
+        if colon >= 0:
+            parts.append(text[start:rest + colon + 1] + "***")
+            start = rest + at
+        else:
+            parts.append(text[start:rest])
+            start = rest
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def redacted(value: Any) -> Any:

@@ -8,6 +8,7 @@ journals and tickets.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tui_caa.domain.text import clip

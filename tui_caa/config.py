@@ -14,17 +14,25 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from tui_caa import locations
+from tui_caa.config_errors import hide_url_passwords, message, secret_path, shown
+from tui_caa.domain.text import clip
 from tui_caa.pbx.options import PbxOptions
 from tui_caa.phones import CallerIdRules, DialRules, check_ddd
+from tui_caa.textfiles import MIB, UnreadableFile, read_text_file
 
 ENV_PREFIX = "TUI_CAA_"
 CONFIG_FILE_ENV = "TUI_CAA_CONFIG_FILE"
-_config_file: ContextVar[Path | None] = ContextVar("tui_caa_config_file", default=None)
+CONFIG_FILE_LIMIT = MIB  # a settings file is a few dozen lines; more is a wrong path
+# TUI_CAA_* variables that are not settings: the config file, the site key, the test suite's own
+NOT_SETTINGS = (CONFIG_FILE_ENV, "TUI_CAA_SITE_KEY")
+NOT_SETTINGS_PREFIXES = ("TUI_CAA_TEST_",)
+_config_data: ContextVar[dict[str, Any] | None] = ContextVar("tui_caa_config_data", default=None)
 
 
 class ConfigError(Exception):
@@ -41,9 +49,10 @@ class DatabaseSettings(BaseModel):
     def _password_out_of_url(self) -> Self:
         try:
             parsed = make_url(self.url)
-        except ArgumentError:
-            raise ValueError(
-                f"'{self.url}' is not a database URL; example: sqlite+aiosqlite:///crm.sqlite3"
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+            raise ValueError(  # hide_url_passwords: the bad URL may still carry one
+                f"'{clip(hide_url_passwords(self.url))}' is not a database URL; "
+                "example: sqlite+aiosqlite:///crm.sqlite3"
             ) from None
         if parsed.password is not None:
             if self.password is None:
@@ -115,9 +124,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _config_file.get()
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        data = _config_data.get()
+        if data is not None:  # the file, already read with its size cap (see load_settings)
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=data))
         return tuple(sources)
 
 
@@ -138,41 +147,103 @@ def load_settings(explicit: Path | str | None = None, **overrides: Any) -> Setti
             raise ConfigError(f"config file {path} does not exist; create it or drop --config / ${CONFIG_FILE_ENV}")
         file_path = None
     else:
-        _check_toml(path)
         file_path = path
-    token = _config_file.set(file_path)
+    data = _read_toml(file_path) if file_path is not None else None
+    _check_environment()
+    token = _config_data.set(data)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, file_path)) from None
+    except SettingsError as exc:  # a TUI_CAA_* variable of a nested key that is not JSON
+        raise ConfigError(_bad_json(exc)) from None
     finally:
-        _config_file.reset(token)
+        _config_data.reset(token)
 
 
-def _check_toml(path: Path) -> None:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
+        return tomllib.loads(read_text_file(path, CONFIG_FILE_LIMIT, "config file"))
+    except UnreadableFile as exc:
+        raise ConfigError(str(exc)) from None
+    except tomllib.TOMLDecodeError as exc:  # its message gives line and column, never the text
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def _check_environment() -> None:
+    """Unknown TUI_CAA_* variables are errors, like unknown keys in the file: a typo such as
+    TUI_CAA_DATABSE__URL would otherwise leave the setting at its default without a word."""
+    lines = []
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS or upper.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        loc = _unknown_part(upper.removeprefix(ENV_PREFIX).lower().split("__"))
+        if loc is not None:
+            lines.append(f"environment variable {clip(name)}: unknown key '{clip('.'.join(loc))}'"
+                         f"{_did_you_mean(loc)}")
+    if lines:
+        raise ConfigError(_invalid(lines))
+
+
+def _unknown_part(parts: list[str]) -> tuple[str, ...] | None:
+    """The path up to the first part that is no setting, or None when the name is known."""
+    model: type[BaseModel] = Settings
+    for index, part in enumerate(parts):
+        if part not in model.model_fields:
+            return tuple(parts[: index + 1])
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None  # a dict or a value: its own validation speaks for what is below it
+        model = annotation
+    return None
+
+
+def _bad_json(exc: SettingsError) -> str:
+    text = str(exc.args[0]) if exc.args else ""
+    field = text.split('"')[1] if text.count('"') >= 2 else ""
+    wanted = ENV_PREFIX + field.upper()
+    name = next((n for n in os.environ if n.upper() == wanted), wanted)
+    # the value is not quoted: it is meant to be a JSON object, and may hold a password
+    return (f"environment variable {clip(name)} is not valid JSON; give a JSON object, e.g. "
+            f"{wanted}='{{\"name\": \"value\"}}', or one key per variable: {wanted}__NAME=value")
 
 
 def _describe(exc: ValidationError, path: Path | None) -> str:
     lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        env_name = ENV_PREFIX + key.upper().replace(".", "__")
-        where = f"environment variable {env_name}" if env_name in os.environ else (
-            f"config file {path}" if path else "settings"
-        )
+    for error in exc.errors()[:20]:  # a file of garbage gives one error per key: the first ones say enough
+        loc = error["loc"]
+        key = clip(".".join(str(part) for part in loc))
+        where = _where(loc, path)
         if error["type"] == "extra_forbidden":
-            lines.append(f"{where}: unknown key '{key}'{_did_you_mean(error['loc'])}")
+            lines.append(f"{where}: unknown key '{key}'{_did_you_mean(loc)}")
             continue
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: key '{key}': {message} (got {error.get('input')!r})")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+        text = error["msg"].removeprefix("Value error, ")
+        # a validator's own message may quote the value: not for a secret, and never long
+        text = "not a valid value" if secret_path(loc) and error["type"] == "value_error" else message(text)
+        lines.append(f"{where}: key '{key}': {text}{shown(loc, error.get('input'))}")
+    return _invalid(lines)
+
+
+def _invalid(lines: list[str]) -> str:
+    """One problem, one line; several: one line each under a heading."""
+    if len(lines) == 1:
+        return f"invalid configuration: {lines[0]}"
+    return "invalid configuration:\n  " + "\n  ".join(lines[:20])
+
+
+def _where(loc: tuple[Any, ...], path: Path | None) -> str:
+    """The variable that set the key (TUI_CAA_DATABASE__URL, or TUI_CAA_DATABASE holding JSON),
+    else the file."""
+    upper = {name.upper(): name for name in os.environ}
+    for end in range(len(loc), 0, -1):
+        env_name = ENV_PREFIX + "__".join(str(part) for part in loc[:end]).upper()
+        if env_name in upper:
+            return f"environment variable {upper[env_name]}"
+        nested = sorted(upper[name] for name in upper if name.startswith(env_name + "__"))
+        if nested:  # a whole-section check (database) of keys set one by one (TUI_CAA_DATABASE__URL)
+            return f"environment variable {nested[0]}"
+    return f"config file {path}" if path else "settings"
 
 
 def _did_you_mean(loc: tuple[Any, ...]) -> str:

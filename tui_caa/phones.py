@@ -29,6 +29,8 @@ import phonenumbers
 from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tui_caa.domain.text import clip
+
 __all__ = [
     "VALID_DDDS",
     "check_ddd",
@@ -72,13 +74,18 @@ class NormalizedNumber:
     rule: str = ""
 
 
+#: the longest text taken as a phone number: a SIP URI with its parameters fits, a paragraph does not
+MAX_INPUT = 256
+
+
 class InvalidPhoneNumber(ValueError):
     """The input cannot be turned into a phone number; ``reason`` says why."""
 
     def __init__(self, raw: str, reason: str):
         self.raw = raw
         self.reason = reason
-        super().__init__(f"{raw!r} is not a phone number: {reason}")
+        # quoted short: the input may be anything a PBX or a person sent (100 kB once came back whole)
+        super().__init__(f"{clip(repr(raw))} is not a phone number: {reason}")
 
 
 # --- Brazilian numbering facts -------------------------------------------------------------
@@ -139,9 +146,9 @@ def check_ddd(value: str | None, field: str) -> str | None:
     if value == "":
         return None
     if len(value) != 2 or not value.isdigit():
-        raise ValueError(f"{field} must be a 2-digit Brazilian area code (DDD), got {value!r}")
+        raise ValueError(f"{field} must be a 2-digit Brazilian area code (DDD), got {clip(repr(value))}")
     if value not in VALID_DDDS:
-        raise ValueError(f"{field} {value!r} is not a Brazilian area code (DDD) in use")
+        raise ValueError(f"{field} {clip(repr(value))} is not a Brazilian area code (DDD) in use")
     return value
 
 
@@ -170,12 +177,12 @@ class CallerIdRules(BaseModel):
             try:
                 compiled = re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"rewrite pattern {pattern!r} does not compile: {exc}") from None
+                raise ValueError(f"rewrite pattern {clip(repr(pattern))} does not compile: {exc}") from None
             try:
                 compiled.sub(replacement, "")  # Python checks the replacement template eagerly
             except (re.error, IndexError) as exc:
                 raise ValueError(
-                    f"rewrite replacement {replacement!r} for pattern {pattern!r} is invalid: {exc}"
+                    f"rewrite replacement {clip(repr(replacement))} for pattern {clip(repr(pattern))} is invalid: {exc}"
                 ) from None
         return value
 
@@ -221,6 +228,8 @@ def normalize(
         default_ddd = check_ddd(default_ddd, "default_ddd") or rules.default_ddd
     if raw is None:  # tolerate PBX fields that are simply missing
         raw = ""
+    if len(raw) > MAX_INPUT:  # refused before any work: bounded time, and kept out of the cache
+        raise InvalidPhoneNumber(raw, f"too long ({len(raw)} characters; a phone number has at most {MAX_INPUT})")
     # The cache is keyed on primitives only: hashing them is cheap, the model is not.
     return _normalize_cached(
         raw, default_ddd, rules.extension_max_digits, rules.international_with_csp, rules.rewrites

@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 from tui_caa.config import Settings
 from tui_caa.domain import InvalidInput, NotFound, PbxRegistryEntry
 from tui_caa.domain.crm import Seller, TrafficSource
+from tui_caa.domain.text import clip
 from tui_caa.phones import display
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def _validated(data: dict[str, Any]) -> PbxRegistryEntry:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
             option = PBX_FIELDS.get(field, (PBX_SECRETS.get(field, (f"--{field}",))[0],))[0] if field else ""
-            message = error["msg"].removeprefix("Value error, ")
+            message = clip(error["msg"].removeprefix("Value error, "), 200)  # validators quote the input
             problems.append(f"{option}: {message}" if option else _with_options(message))
         raise InvalidInput("PBX registry: " + "; ".join(problems), field="pbx") from None
 
@@ -176,10 +177,24 @@ def describe_pbx(entry: PbxRegistryEntry) -> str:
     return "  ".join(parts)
 
 
+def _checked(model: Any, data: dict[str, Any], what: str) -> Any:
+    """`model` validated from `data`, or InvalidInput naming the option: never a traceback, and the
+    message quotes no more than ~80 characters of what was typed."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        option = {"extension_password": "--ask-password", "ddr_raw": "--ddr"}.get(field, f"--{field.replace('_', '-')}")
+        message = clip(error["msg"].removeprefix("Value error, "), 200)
+        raise InvalidInput(f"{what}: {option}: {message}" if field else f"{what}: {message}", field=field or what
+                           ) from None
+
+
 # ---- sellers ----
 
 def seller_set_command(args: argparse.Namespace, settings: Settings) -> int:
-    password = ask_secret(f"password of extension {args.extension}") if args.ask_password else None
+    password = ask_secret(f"password of extension {clip(args.extension)}") if args.ask_password else None
 
     async def work(store: CrmStore) -> int:
         try:
@@ -187,7 +202,7 @@ def seller_set_command(args: argparse.Namespace, settings: Settings) -> int:
         except NotFound:
             current = None
         if current is None and not args.name:
-            raise InvalidInput(f"extension {args.extension} has no seller yet: give --name to create one",
+            raise InvalidInput(f"extension {clip(args.extension)} has no seller yet: give --name to create one",
                                field="name")
         data = current.model_dump() if current else {}
         data.update({"extension": args.extension, "active": not args.inactive})
@@ -195,12 +210,7 @@ def seller_set_command(args: argparse.Namespace, settings: Settings) -> int:
             data["name"] = args.name
         if password is not None:
             data["extension_password"] = password
-        try:
-            seller = Seller.model_validate(data)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            raise InvalidInput(f"--{error['loc'][0]}: {error['msg'].removeprefix('Value error, ')}",
-                               field=str(error["loc"][0])) from None
+        seller = _checked(Seller, data, "seller")
         saved = await store.save_seller(seller)
         print(f"{'updated' if current else 'created'}: {describe_seller(saved)}")
         return 0
@@ -231,7 +241,7 @@ def source_set_command(args: argparse.Namespace, settings: Settings) -> int:
         data["active"] = not args.inactive
         if args.ddr is not None:
             data["ddr_raw"] = args.ddr or None
-        saved = await store.save_traffic_source(TrafficSource.model_validate(data))
+        saved = await store.save_traffic_source(_checked(TrafficSource, data, "traffic source"))
         print(f"{'updated' if current else 'created'}: {describe_source(saved)}")
         return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +14,14 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidRequestError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tui_caa import locations
 from tui_caa.domain.errors import DatabaseUnavailable
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_EXAMPLES = "sqlite+aiosqlite:///path/crm.sqlite3, mysql+aiomysql://user@host/crm, mssql+aioodbc://user@dsn"
 
 
 def safe_url(url: str) -> str:
@@ -30,19 +32,75 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+# a URL without a driver gets the async one the CRM store runs on (plain `sqlite:///x.db` is what
+# most people write; SQLAlchemy would pick a blocking driver and fail deep inside with a traceback)
+ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "mssql": "mssql+aioodbc",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+_INSTALL = {  # the driver's module -> how to get it
+    "aiosqlite": "pip install aiosqlite",
+    "aiomysql": "pip install aiomysql",
+    "asyncpg": "pip install asyncpg",
+    "aioodbc": "pip install aioodbc, and apt-get install unixodbc plus the SQL Server ODBC driver",
+    "pyodbc": "apt-get install unixodbc plus the SQL Server ODBC driver",
+}
+
+
+def async_url(url: str) -> str:
+    """`url` with the async driver filled in when it names none: sqlite:// -> sqlite+aiosqlite://."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "+" in scheme:
+        return url
+    driver = ASYNC_DRIVERS.get(scheme.lower())
+    if driver == "postgresql+asyncpg" and importlib.util.find_spec("asyncpg") is None:
+        raise DatabaseUnavailable(
+            f"database URL '{safe_url(url)}': PostgreSQL as the CRM needs the async driver asyncpg, which is "
+            "not installed; pip install asyncpg, then use postgresql+asyncpg://user@host/crm",
+            field="database.url",
+        )
+    return f"{driver}://{rest}" if driver else url
+
+
+def _async_form(url: str) -> str:
+    """For a blocking driver named in the URL (mysql+mysqldb://): the async form of its database."""
+    scheme = url.partition("://")[0].split("+")[0].lower()
+    driver = ASYNC_DRIVERS.get(scheme)
+    if driver is None:
+        return f"use one of the async forms: {_EXAMPLES}"
+    return f"the CRM needs an async driver: use {driver}://… ({_INSTALL[driver.split('+')[1]]})"
+
+
 def create_engine(url: str) -> AsyncEngine:
+    url = async_url(url)
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url)
         return create_async_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    except ImportError as exc:  # the URL names a driver that is not installed (or its system library)
+        module = (exc.name or "").split(".")[0] or str(exc)
+        fix = _INSTALL.get(module) or _async_form(url)
+        if "libodbc" in str(exc):
+            fix = "apt-get install unixodbc plus the database's ODBC driver"
+        raise DatabaseUnavailable(
+            f"database URL '{safe_url(url)}' needs the driver {module}, which is not installed; {fix}",
+            field="database.url",
+        ) from None
+    except InvalidRequestError:  # a blocking driver named explicitly (mysql+pymysql://)
+        raise DatabaseUnavailable(
+            f"database URL '{safe_url(url)}' names a driver that is not async; {_async_form(url)}",
+            field="database.url",
+        ) from None
     except (ArgumentError, NoSuchModuleError) as exc:
         raise DatabaseUnavailable(
-            f"database URL '{safe_url(url)}' is not usable: {exc}. Examples: "
-            "sqlite+aiosqlite:///path/crm.sqlite3, mysql+aiomysql://user@host/crm, "
-            "mssql+aioodbc://user@dsn",
+            f"database URL '{safe_url(url)}' is not usable: {exc}. Examples: {_EXAMPLES}",
             field="database.url",
-        ) from exc
+        ) from None
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:

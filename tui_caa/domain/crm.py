@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from tui_caa.domain.documents import parse_document
+from tui_caa.domain.text import control_characters
 from tui_caa.domain.vehicles import normalize_plate, normalize_vin
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -20,10 +21,43 @@ _UFS = frozenset(
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 
 
+# What people type and the CRM stores and prints back: no control characters (an ESC in a seller's
+# name drove the terminal of whoever ran `seller list`), and no more than its column holds (a
+# 100,000-character password once went to a 128-character column). By class name because
+# PbxRegistryEntry lives in domain/pbx.py; records read from a PBX (CallRecord…) are not checked:
+# a caller ID with a stray byte must still be recorded.
+_TEXT_CHECKED = frozenset({"Seller", "Customer", "Phone", "Vehicle", "TrafficSource", "Contact", "Appointment",
+                           "PbxRegistryEntry"})
+TEXT_WIDTH = 255  # the widest String column; fields with a narrower one are below
+COLUMN_WIDTHS = {
+    "account": 64, "route": 64, "ecr_user": 128, "mysql_user": 128, "mysql_database": 128,
+    "extension_password": 128, "call_id": 128, "ddr_raw": 40, "ddr_e164": 20, "e164": 20, "notes": 4000,
+}
+_MULTILINE = {"notes": "\t\r\n"}  # the control characters a multi-line field may hold
+
+
 class Record(BaseModel):
     """Immutable, validated, serialisable: what every layer passes around (never ORM rows)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_bounded_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if cls.__name__ not in _TEXT_CHECKED or not isinstance(value, str | SecretStr):
+            return value
+        name = info.field_name or ""
+        field = cls.model_fields.get(name)
+        own = [m.max_length for m in (field.metadata if field else ()) if getattr(m, "max_length", None)]
+        width = own[0] if own else COLUMN_WIDTHS.get(name, TEXT_WIDTH)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if len(text.strip()) > width:  # the secret's own text is never part of the message
+            raise ValueError(f"at most {width} characters (got {len(text)})")
+        if isinstance(value, str):  # CR/LF in PBX secrets: refused by domain/pbx.py itself
+            found = control_characters(text, _MULTILINE.get(name, ""))
+            if found:
+                raise ValueError(f"contains control characters ({', '.join(found[:3])}); remove them")
+        return value
 
 
 class Seller(Record):

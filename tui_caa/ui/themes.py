@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from tui_caa.domain.text import clip
+from tui_caa.textfiles import UnreadableFile, read_text_file
+
 DEFAULT_THEME = "caa-dark"
+THEME_FILE_LIMIT = 256 * 1024  # a theme is a few dozen lines
 
 #: every variable the console's CSS uses, with the value a theme gets when it does not set it
 VARIABLE_DEFAULTS = {
@@ -95,9 +99,9 @@ def shipped_themes_dir() -> Path:
 def load_theme_file(path: Path) -> Theme:
     """The theme in `path`, or ValueError naming the file, the key and the problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"theme file {path} cannot be read: {exc}") from None
+        data = tomllib.loads(read_text_file(path, THEME_FILE_LIMIT, "theme file"))
+    except UnreadableFile as exc:
+        raise ValueError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"theme file {path} is not valid TOML: {exc}") from None
     try:
@@ -105,8 +109,8 @@ def load_theme_file(path: Path) -> Theme:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        raise ValueError(f"theme file {path}: key '{key}': {message}") from None
+        message = clip(first["msg"].removeprefix("Value error, "), 160)  # messages quote the bad value
+        raise ValueError(f"theme file {path}: key '{clip(key)}': {message}") from None
 
 
 def load_themes(*folders: Path) -> LoadedThemes:

@@ -19,12 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aioodbc
-import pyodbc
+from typing import TYPE_CHECKING
+
 from pydantic import SecretStr
 
 from tui_caa.domain.telephony import Direction, Disposition
 from tui_caa.pbx.base import PbxError
+
+if TYPE_CHECKING:
+    import aioodbc
+    import pyodbc
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,19 @@ def parse_recording_ref(ref: str) -> tuple[str, str]:
         raise PbxError(f"'{ref}' is not a ForIP recording: expected GRAVACOES/YYYYMMDD/<name>.WAV "
                        "or a call id such as 20261126/CRM-1001-5551999887766-101500", field="recording_ref")
     return match["day"], f"{match['name']}.WAV"
+
+
+def _odbc() -> tuple[Any, Any]:
+    """aioodbc and pyodbc, loaded only when the tickets database is used: pyodbc needs the system's
+    unixODBC (libodbc.so.2), which a site without ForIP has no reason to install."""
+    try:
+        import aioodbc
+        import pyodbc
+    except ImportError as exc:
+        raise DatabaseError(
+            f"ForIP's database needs unixODBC and the PostgreSQL ODBC driver, which are not installed ({exc}); "
+            "install them: apt-get install unixodbc odbc-postgresql", field="db_host") from None
+    return aioodbc, pyodbc
 
 
 class TicketStore:
@@ -177,6 +194,7 @@ class TicketStore:
                           origem=origem, destino=destino)
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        _aioodbc, pyodbc = _odbc()
         async with self._lock:
             for attempt in (1, 2):
                 reused = self._conn is not None  # only a connection that worked before may have been lost
@@ -209,6 +227,7 @@ class TicketStore:
         dsn = self._dsn
         if self._password is not None:
             dsn += ";Pwd={" + self._password.get_secret_value().replace("}", "}}") + "}"
+        aioodbc, _pyodbc = _odbc()
         try:
             self._conn = await asyncio.wait_for(
                 aioodbc.connect(dsn=dsn, autocommit=True, timeout=max(1, int(self.timeout))), self.timeout + 1)
@@ -222,7 +241,7 @@ class TicketStore:
         if conn is not None:
             try:
                 await conn.close()
-            except pyodbc.Error:
+            except _odbc()[1].Error:
                 pass
 
     def _clean(self, exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""W3C Server-Sent Events, parsed line by line (the lines come from httpx's `aiter_lines()`)."""
+"""W3C Server-Sent Events, parsed line by line (the lines come from
+`limits.capped_lines`, which never holds an unfinished line beyond its cap)."""
 
 from __future__ import annotations
 

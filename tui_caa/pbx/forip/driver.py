@@ -192,6 +192,11 @@ class ForipDriver(LinkedDriver):
         # the CRM API tells nothing about extensions or calls: only the dials still waiting for a ticket
         return PbxSnapshot(at=_now(), calls=self._dials.active_calls() if self._dials is not None else ())
 
+    @property
+    def limit_exceeded(self) -> int:
+        """How many API replies passed their byte cap (each a protocol error: the API link is down)."""
+        return self.api.errors["too_large"]
+
     def _down_message(self) -> str:
         if not self._started:
             return "not connected to ForIP (call connect() first)"

@@ -66,12 +66,15 @@ async def read_capped(response: httpx.Response, cap: int, *, pbx: str,
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap:
         raise error(too_large_message(pbx, path, cap, f"a reply announced as {length} bytes"))
-    body = bytearray()
+    parts: list[bytes] = []  # joined once at the end: a growing bytearray would copy itself as it grows
+    size = 0
     async for chunk in response.aiter_bytes():
-        if len(body) + len(chunk) > cap:
+        size += len(chunk)
+        if size > cap:
+            parts.clear()  # the traceback keeps this frame alive a while: not the body with it
             raise error(too_large_message(pbx, path, cap))
-        body += chunk
-    return bytes(body)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 async def request_capped(client: httpx.AsyncClient, method: str, url: str, *, cap: int, pbx: str,

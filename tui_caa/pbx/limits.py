@@ -38,8 +38,7 @@ class ReplyTooLarge(NotConnected):
 
 
 def too_large_message(pbx: str, path: str, cap: int, what: str = "a reply") -> str:
-    return (f"{pbx} sent {what} to {path} larger than {cap} bytes: a protocol error (a broken or hostile "
-            "PBX); the link is reset")
+    return f"{pbx} sent {what} to {path} larger than {cap} bytes: refused, a protocol error (a broken or hostile PBX)"
 
 
 @dataclass(frozen=True, slots=True)

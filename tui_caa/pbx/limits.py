@@ -121,10 +121,10 @@ async def capped_lines(chunks: AsyncIterator[bytes], cap: int, *, pbx: str, path
             yield buffer[start:end].decode("utf-8", "replace")
             start = end + skip
         del buffer[:start]
-        if len(buffer) > cap:
+        if len(buffer) - buffer.endswith(b"\r") > cap:  # only a CR at the end is held: it is no content
             raise LineTooLong(too_large_message(pbx, path, cap, "a line"))
-    if buffer.rstrip(b"\r"):
-        yield buffer.rstrip(b"\r").decode("utf-8", "replace")
+    if buffer:  # the last line, unfinished or ended by the CR held back
+        yield buffer.removesuffix(b"\r").decode("utf-8", "replace")
 
 
 class LimitLog:

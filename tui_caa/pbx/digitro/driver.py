@@ -270,7 +270,7 @@ class DigitroDriver(PumpedDriver):
     def _channel_id(self, sse: SseEvent) -> str:
         try:
             data = json.loads(sse.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise PbxError(f"{self.label} opened the channel with data that is not JSON: {sse.data[:80]!r}") from None
         value = next((data[name] for name in _CHANNEL_ID_FIELDS if isinstance(data, dict) and data.get(name)), None)
         if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -374,7 +374,7 @@ class DigitroDriver(PumpedDriver):
             return
         try:
             data = json.loads(sse.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             self._malformed(f"{sse.event}: data is not JSON: {sse.data[:80]!r}")
             return
         try:

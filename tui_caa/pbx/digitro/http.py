@@ -45,7 +45,7 @@ def error_detail(response: Reply) -> tuple[str, str]:
     """(code, message) from a Dígitro error body, whatever its shape."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return "", response.text.strip()[:200]
     if isinstance(body, dict):
         code = body.get(p.ERROR_CODE, "")
@@ -76,7 +76,7 @@ def check_response(response: Reply, what: str) -> dict[str, Any]:
         return {}
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise PbxError(f"{LABEL} answered the request to {what} with something that is not JSON: "
                        f"{response.text[:80]!r}") from None
     if not isinstance(body, dict):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tui_caa.pbx.base import PbxError
+
 MAX_EVENT_CHARS = 1_000_000  # one event larger than this is not a PBX event: dropped, counted
 
 
@@ -20,8 +22,8 @@ class SseEvent:
         return self.event == "message" and not self.data.strip()
 
 
-class OversizedEvent(ValueError):
-    pass
+class OversizedEvent(PbxError):
+    """An event past MAX_EVENT_CHARS: skipped and counted by the driver."""
 
 
 class SseParser:

@@ -170,7 +170,7 @@ class ForipApi:
                           outcome_unknown=unknown_outcome)
         try:
             data = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             data = None
         if not isinstance(data, dict):
             self.errors["bad_json"] += 1

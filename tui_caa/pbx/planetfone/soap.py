@@ -90,8 +90,8 @@ def safe_fromstring(data: bytes, what: str) -> ET.Element:
         raise SoapError(f"{what}: the response declares a DOCTYPE or entities, refused (unsafe XML)")
     try:
         return ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise SoapError(f"{what}: the response is not valid XML ({exc})") from None
+    except (ET.ParseError, LookupError) as exc:  # LookupError: an encoding Python does not know
+        raise SoapError(f"{what}: the response is not valid XML ({str(exc)[:80]})") from None
 
 
 def parse_response(operation: str, data: bytes) -> Result:

@@ -140,3 +140,54 @@ def test_forip_reply_is_an_object_or_a_clear_error(data: st.DataObject | None, r
         assert "SECRET" not in str(exc)
         return
     assert body == json.loads(raw) and isinstance(body, dict) and "error" not in body
+
+
+# ---- compression: asked for none, decoded in bounded pieces when it comes anyway -------------------
+
+@FUZZ
+@given(st.data(), st.binary(max_size=2 * CAP), st.sampled_from(["gzip", "deflate"]))
+def test_a_compressed_body_is_decoded_within_its_cap(data: st.DataObject, raw: bytes, encoding: str) -> None:
+    import zlib
+    packed = zlib.compress(raw) if encoding == "deflate" else __import__("gzip").compress(raw)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        async def body() -> AsyncIterator[bytes]:
+            for piece in data.draw(split(packed)):
+                yield piece
+        return httpx.Response(200, headers={"content-encoding": encoding}, content=body())
+
+    async def read() -> bytes:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            return (await request_capped(client, "GET", "http://pbx/api", cap=CAP, pbx="PBX")).content
+
+    try:
+        assert asyncio.run(read()) == raw and len(raw) <= CAP
+    except ReplyTooLarge:
+        assert len(raw) > CAP
+
+
+def test_a_gzip_bomb_costs_one_cap_not_its_expansion() -> None:
+    import gzip
+    import tracemalloc
+    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), 9)  # 200 MiB in about 200 kB
+    cap = 4 * 1024 * 1024
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        async def body() -> AsyncIterator[bytes]:  # streamed, as from a socket
+            for start in range(0, len(bomb), 65536):
+                yield bomb[start:start + 65536]
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=body())
+
+    async def read() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            await request_capped(client, "GET", "http://pbx/api", cap=cap, pbx="PBX")
+
+    tracemalloc.start()
+    try:
+        asyncio.run(read())
+        raise AssertionError("a 200 MiB body passed a 4 MiB cap")
+    except ReplyTooLarge:
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * cap, f"{peak:,} bytes for a gzip bomb"

@@ -53,7 +53,7 @@ from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
 from tui_caa.pbx.digitro.mapping import DigitroMapper, FieldNames, MalformedEvent
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseEvent, SseParser
-from tui_caa.pbx.limits import SSE_LINE_BYTES, LimitLog, LineTooLong, capped_lines
+from tui_caa.pbx.limits import SSE_LINE_BYTES, LimitLog, LineTooLong, capped_lines, decoded_chunks
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.digitro import DigitroOptions
 
@@ -207,7 +207,7 @@ class DigitroDriver(PumpedDriver):
         channel: _Channel | None = None
         try:
             # lines capped while read: an endless line costs SSE_LINE_BYTES, never more
-            lines = capped_lines(response.aiter_bytes(), SSE_LINE_BYTES, pbx=self.label, path=opts.channel_path)
+            lines = capped_lines(decoded_chunks(response, pbx=self.label), SSE_LINE_BYTES, pbx=self.label, path=opts.channel_path)
             parser = SseParser()
             channel_id = await self._first_event(lines, parser)
             channel = _Channel(channel_id, response, lines, parser)

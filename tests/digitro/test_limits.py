@@ -30,7 +30,7 @@ async def test_an_endless_sse_line_resets_the_channel_within_its_cap(
 
 
 async def test_an_endless_line_at_every_channel_open_backs_off_until_it_stops(
-        fake: FakeDigitro, driver: DigitroDriver, events: Events) -> None:
+        fake: FakeDigitro, driver: DigitroDriver, events: Events, caplog: pytest.LogCaptureFixture) -> None:
     await events.next(DriverResynced)
     fake.floods["channel"] = "endless_line"
     with peak_memory() as peak:
@@ -39,6 +39,8 @@ async def test_an_endless_line_at_every_channel_open_backs_off_until_it_stops(
         await until(lambda: driver.limit_exceeded >= 3, what="a few refused channels")
     assert peak[0] < 4 * SSE_LINE_BYTES, f"{peak[0]:,} bytes for endless lines"
     assert "larger than" in driver._outage and not driver.connected
+    # logged once (then at most every few minutes), however often the PBX does it again
+    assert sum("larger than" in r.getMessage() for r in caplog.records if r.levelname == "WARNING") == 1
     del fake.floods["channel"]
     await events.next(DriverConnected)
     await events.next(DriverResynced)
@@ -46,7 +48,7 @@ async def test_an_endless_line_at_every_channel_open_backs_off_until_it_stops(
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_huge_reply_at_the_resync_is_a_lost_link_then_recovers(
-        mode: str, fake: FakeDigitro, driver: DigitroDriver, events: Events) -> None:
+        mode: str, fake: FakeDigitro, driver: DigitroDriver, events: Events, caplog: pytest.LogCaptureFixture) -> None:
     await events.next(DriverResynced)
     fake.floods["state"] = mode  # the state query of each device, asked at every (re)open
     with peak_memory() as peak:
@@ -57,6 +59,7 @@ async def test_a_huge_reply_at_the_resync_is_a_lost_link_then_recovers(
     outage = driver._outage
     assert f"larger than {JSON_REPLY_BYTES} bytes" in outage and "/requests/" in outage, outage
     assert API_KEY not in outage
+    assert sum("larger than" in r.getMessage() for r in caplog.records if r.levelname == "WARNING") == 1
     del fake.floods["state"]
     await events.next(DriverConnected)
     await events.next(DriverResynced)
@@ -81,3 +84,20 @@ async def test_easycall_record_replies_are_capped_too(fake: FakeDigitro, driver:
     assert driver.limit_exceeded == 1
     del fake.floods["ecr"]
     assert await driver.find_recordings("1") == []
+
+
+async def test_a_huge_reply_to_the_renewal_resets_the_channel(fake: FakeDigitro) -> None:
+    from tests.digitro.harness import make_driver
+    driver = make_driver(fake, channel_renew_interval=0.2)
+    events = Events(driver)
+    await driver.connect()
+    await events.next(DriverResynced)
+    fake.floods["renew"] = "endless_chunked"
+    down = await events.next(DriverDisconnected)
+    assert "could not be renewed" in down.reason and "larger than" in down.reason
+    del fake.floods["renew"]
+    await events.next(DriverConnected)
+    await events.next(DriverResynced)
+    assert driver.limit_exceeded >= 1
+    await events.close()
+    await driver.close()

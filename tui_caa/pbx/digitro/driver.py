@@ -53,7 +53,14 @@ from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
 from tui_caa.pbx.digitro.mapping import DigitroMapper, FieldNames, MalformedEvent
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseEvent, SseParser
-from tui_caa.pbx.limits import SSE_LINE_BYTES, LimitLog, LineTooLong, capped_lines, decoded_chunks
+from tui_caa.pbx.limits import (
+    SSE_LINE_BYTES,
+    LimitLog,
+    LineTooLong,
+    ReplyTooLarge,
+    capped_lines,
+    decoded_chunks,
+)
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.digitro import DigitroOptions
 
@@ -351,8 +358,11 @@ class DigitroDriver(PumpedDriver):
         """Reopen the channel (subscribe the devices, resync)."""
         try:
             await self._open()
-        except LineTooLong as exc:  # replies are counted by the HTTP client; the channel's lines here
+        except LineTooLong as exc:  # a broken limit is logged once, then rate-limited (not every attempt)
             self._too_large(str(exc))
+            self._outage = str(exc)
+            return False
+        except ReplyTooLarge as exc:  # counted and logged by the HTTP client
             self._outage = str(exc)
             return False
         except PbxError as exc:

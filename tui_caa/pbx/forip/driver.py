@@ -54,7 +54,7 @@ from tui_caa.pbx.base import (
     checked_extension,
     checked_number,
 )
-from tui_caa.pbx.forip.api import ApiDown, ForipApi
+from tui_caa.pbx.forip.api import ApiDown, ApiTooLarge, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen
 from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
@@ -250,6 +250,9 @@ class ForipDriver(LinkedDriver):
         """One attempt to log in to the CRM API again; a failure is noted as the API's reason."""
         try:
             await self.api.login()
+        except ApiTooLarge as exc:  # counted and logged by the API client (once, then rate-limited)
+            self._reasons[API] = str(exc)
+            return False
         except PbxError as exc:
             self._reasons[API] = str(exc)
             log.warning("%s: CRM API still down: %s", self.name, exc)

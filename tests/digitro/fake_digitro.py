@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.floods import flood, write_endless_line
 from tui_caa.domain.events import (
     CallAnswered,
     CallConsulting,
@@ -47,6 +48,7 @@ PASSWORDS = {"1001": "s1001", "1002": "s1002", "1003": "s1003"}
 ECR_USER, ECR_PASSWORD = "ecr", "ecr-secret"
 RECORDING = "ecr/2024/07/08/0974.wav"
 JSON = "application/json"
+FLOOD = "\0a line that never ends"  # put on a channel's queue: tests/floods.py writes it
 
 _REASONS = {value: key for key, value in p.REASONS.items()}
 _DIRECTIONS = {value: key for key, value in p.DIRECTIONS.items()}
@@ -96,6 +98,8 @@ class FakeDigitro:
         self.fail_next: dict[str, tuple[int, bytes]] = {}  # operation ("channel" too) → (status, raw body)
         self.delay: dict[str, float] = {}  # operation → seconds before answering
         self.refuse_channels = 0  # the next this many channel opens get HTTP 503
+        # operation ("channel", "ecr" too) → a flood of tests/floods.py, for as long as it is set
+        self.floods: dict[str, str] = {}
         self.port = self.ecr_port = 0
         self.base_path = base_path  # what this site's PBX puts before every path
         self._ops = {slug: op for op, slug in {**p.OPERATIONS, **(operations or {})}.items()}
@@ -169,6 +173,11 @@ class FakeDigitro:
         """Text written as is on every open channel (malformed events…)."""
         for channel in self.channels.values():
             channel.queue.put_nowait(text)
+
+    def flood_channels(self) -> None:
+        """Every open channel starts a line that never ends."""
+        for channel in self.channels.values():
+            channel.queue.put_nowait(FLOOD)
 
     def expire_key(self, new_key: str = "rotated-key") -> None:
         """The API key is revoked: requests with the old one get 401 and the channels are closed."""
@@ -271,6 +280,10 @@ class FakeDigitro:
                 body = await reader.readexactly(length) if length else b""
                 url = urlsplit(target)
                 path, query = unquote(url.path), {k: v[0] for k, v in parse_qs(url.query).items()}
+                if (mode := self.floods.get(self._operation_of(path, ecr))) is not None:
+                    kind = "text/event-stream" if mode == "endless_line" else JSON
+                    await flood(writer, mode, kind)
+                    return
                 if not ecr and method == "GET" and path == f"{self.base_path}/canal-de-eventos":
                     await self._serve_channel(headers, writer)
                     return
@@ -285,6 +298,14 @@ class FakeDigitro:
             self._handlers.discard(task)
             self._writers.discard(writer)
             writer.close()
+
+    def _operation_of(self, path: str, ecr: bool) -> str:
+        if ecr:
+            return "ecr"
+        if path == f"{self.base_path}/canal-de-eventos":
+            return "channel"
+        slug = path.rsplit("/", 1)[-1]
+        return self._ops.get(slug, slug)
 
     @staticmethod
     async def _respond(writer: asyncio.StreamWriter, status: int, payload: Any) -> None:
@@ -330,6 +351,9 @@ class FakeDigitro:
                     self.heartbeats += 0 if channel.silenced else 1
                 if text is None:
                     break
+                if text is FLOOD:
+                    await write_endless_line(writer)
+                    return
                 if not channel.silenced:
                     await self._chunk(writer, text)
             writer.write(b"0\r\n\r\n")

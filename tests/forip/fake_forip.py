@@ -7,7 +7,8 @@ built-in simulator, writing call tickets into a real PostgreSQL like ForIP does.
   A dial becomes a simulator dial now, or when `ts` is reached;
 - every call leg the simulator ends becomes a row of f_bilhetes_chamadas (and an inbound one a row of
   f_direcionamento with its DDR), written through ODBC when a connection string is given;
-- faults on demand: `faults` (one per coming request: "http_500", "bad_json", "slow", "drop"),
+- faults on demand: `faults` (one per coming request: "http_500", "bad_json", "slow", "drop", or a flood
+  of tests/floods.py: "huge_length", "endless_chunked", "huge_close"),
   `fault` (every request while set), `expire_keys()`, `stop()` / `start()` on the same port.
 """
 
@@ -27,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 import pyodbc
 
+from tests.floods import MODES as FLOODS
+from tests.floods import flood
 from tui_caa.domain.events import (
     CallAnswered,
     CallDialing,
@@ -207,6 +210,9 @@ class FakeForip:
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 fault = self.faults.pop(0) if self.faults else self.fault
                 status, payload = await self._handle(method, target, body, fault)
+                if fault in FLOODS:  # the request was carried out, its reply never ends (tests/floods.py)
+                    await flood(writer, fault, "application/json")
+                    return
                 if fault == "drop":  # the request was carried out, the connection dies before the reply
                     writer.transport.abort()
                     return

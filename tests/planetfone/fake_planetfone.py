@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import aiomysql
 
+from tests.floods import flood
 from tui_caa.domain.events import (
     CallAnswered,
     CallConsulting,
@@ -129,6 +130,7 @@ class FakePlanetfone:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.results: dict[str, str] = {}  # operation -> forced IdtResultado
         self.faults: list[Fault] = []
+        self.floods: dict[str, str] = {}  # operation ("*": every one) → a flood of tests/floods.py, while set
         self.cdr_rows = 0
         self._server: asyncio.AbstractServer | None = None
         self._listening = False
@@ -366,6 +368,11 @@ class FakePlanetfone:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                operation = headers.get("soapaction", "").strip('"')
+                if (mode := self.floods.get(operation, self.floods.get("*"))) is not None:
+                    self.requests.append((operation, {}))
+                    await flood(writer, mode, "text/xml; charset=utf-8")
+                    return
                 status, payload = await self._answer(lines[0], body)
                 if status == 0:  # "drop": cut the connection without a word
                     return

@@ -42,7 +42,7 @@ async def server_events(chunks: AsyncIterable[bytes], *, max_event: int = MAX_EV
             field, _, value = line.partition(b":")
             value = value.removeprefix(b" ")
             if field == b"data":
-                size += len(value)
+                size += len(value) + 1  # + its line break: endless empty data lines are no free ride
                 if size > max_event:
                     raise WireError(f"the gateway sent an event larger than {max_event} bytes", field="stream")
                 data.append(value)

@@ -53,6 +53,14 @@ from tui_caa.pbx.digitro.ecr import EasyCallRecord, Recording
 from tui_caa.pbx.digitro.http import ApiKeyRefused, DigitroHttp, NotFoundAtPbx
 from tui_caa.pbx.digitro.mapping import DigitroMapper, FieldNames, MalformedEvent
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseEvent, SseParser
+from tui_caa.pbx.limits import (
+    SSE_LINE_BYTES,
+    LimitLog,
+    LineTooLong,
+    ReplyTooLarge,
+    capped_lines,
+    decoded_chunks,
+)
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
 from tui_caa.pbx.options.digitro import DigitroOptions
 
@@ -104,8 +112,12 @@ class DigitroDriver(PumpedDriver):
         self._http = DigitroHttp.with_api_key(base_url, api_key, verify=opts.verify_tls,
                                               connect_timeout=opts.connect_timeout,
                                               request_timeout=opts.request_timeout)
+        # every broken byte limit (replies, SSE lines) is counted here and logged once, then rate-limited
+        self.limits = LimitLog(log)
+        self._http.on_too_large = self._too_large
         self._ecr = ecr
         if ecr is not None:
+            ecr.on_too_large(self._too_large)
             self.capabilities = self.capabilities | {Capability.PLAY_RECORDING}
         self._mapper = self._new_mapper()
         self._channel: _Channel | None = None
@@ -201,7 +213,8 @@ class DigitroDriver(PumpedDriver):
         response = await self._http.open_stream(opts.channel_path, opts.heartbeat_timeout)
         channel: _Channel | None = None
         try:
-            lines = response.aiter_lines()
+            # lines capped while read: an endless line costs SSE_LINE_BYTES, never more
+            lines = capped_lines(decoded_chunks(response, pbx=self.label), SSE_LINE_BYTES, pbx=self.label, path=opts.channel_path)
             parser = SseParser()
             channel_id = await self._first_event(lines, parser)
             channel = _Channel(channel_id, response, lines, parser)
@@ -264,7 +277,7 @@ class DigitroDriver(PumpedDriver):
     def _channel_id(self, sse: SseEvent) -> str:
         try:
             data = json.loads(sse.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise PbxError(f"{self.label} opened the channel with data that is not JSON: {sse.data[:80]!r}") from None
         value = next((data[name] for name in _CHANNEL_ID_FIELDS if isinstance(data, dict) and data.get(name)), None)
         if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -315,6 +328,9 @@ class DigitroDriver(PumpedDriver):
                     continue
                 if sse is not None and not sse.heartbeat:
                     self._on_sse(sse)
+        except LineTooLong as exc:
+            self._too_large(str(exc))
+            return str(exc)
         except httpx.ReadTimeout:
             return (f"no heartbeat on the event channel for {self.options.heartbeat_timeout:g} s "
                     "([pbx.digitro] heartbeat_timeout)")
@@ -342,6 +358,13 @@ class DigitroDriver(PumpedDriver):
         """Reopen the channel (subscribe the devices, resync)."""
         try:
             await self._open()
+        except LineTooLong as exc:  # a broken limit is logged once, then rate-limited (not every attempt)
+            self._too_large(str(exc))
+            self._outage = str(exc)
+            return False
+        except ReplyTooLarge as exc:  # counted and logged by the HTTP client
+            self._outage = str(exc)
+            return False
         except PbxError as exc:
             self._outage = str(exc)
             log.warning("%s: reopening the event channel failed: %s", self.name, exc)
@@ -361,7 +384,7 @@ class DigitroDriver(PumpedDriver):
             return
         try:
             data = json.loads(sse.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             self._malformed(f"{sse.event}: data is not JSON: {sse.data[:80]!r}")
             return
         try:
@@ -371,6 +394,14 @@ class DigitroDriver(PumpedDriver):
             return
         for event in events:
             self._stream.put(event)
+
+    def _too_large(self, message: str) -> None:
+        self.limits(self.name, message)
+
+    @property
+    def limit_exceeded(self) -> int:
+        """How many times the PBX broke a byte limit (each a protocol error that reset the link)."""
+        return self.limits.count
 
     def _malformed(self, what: str) -> None:
         self.malformed_events += 1

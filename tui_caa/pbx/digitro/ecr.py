@@ -13,6 +13,7 @@ A recording reference in tui-caa is the `ID_GRAVACAO` (the PBX names it in the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,10 @@ class EasyCallRecord:
         self._http = DigitroHttp(base_url, auth=(user, secret), verify=verify, connect_timeout=connect_timeout,
                                  request_timeout=request_timeout,
                                  settings_hint="the registry fields ecr_address and ecr_port (EasyCall Record)")
+
+    def on_too_large(self, note: Callable[[str], None]) -> None:
+        """`note` is told of every reply refused for its size (the driver counts and logs them)."""
+        self._http.on_too_large = note
 
     async def close(self) -> None:
         await self._http.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,6 +15,15 @@ from pydantic import SecretStr
 
 from tui_caa.pbx.base import NotConnected, PbxError
 from tui_caa.pbx.digitro import protocol as p
+from tui_caa.pbx.limits import (
+    ERROR_REPLY_BYTES,
+    IDENTITY,
+    JSON_REPLY_BYTES,
+    Reply,
+    ReplyTooLarge,
+    read_capped,
+    request_capped,
+)
 
 LABEL = "Dígitro"
 
@@ -31,11 +41,11 @@ def api_key_message(status: int, what: str) -> str:
             "`secret` (the Dígitro API key, sent as x-api-key); it is wrong, expired or lacks permission")
 
 
-def error_detail(response: httpx.Response) -> tuple[str, str]:
+def error_detail(response: Reply) -> tuple[str, str]:
     """(code, message) from a Dígitro error body, whatever its shape."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return "", response.text.strip()[:200]
     if isinstance(body, dict):
         code = body.get(p.ERROR_CODE, "")
@@ -44,7 +54,7 @@ def error_detail(response: httpx.Response) -> tuple[str, str]:
     return "", str(body)[:200]
 
 
-def check_response(response: httpx.Response, what: str) -> dict[str, Any]:
+def check_response(response: Reply, what: str) -> dict[str, Any]:
     """The JSON object of a successful answer; otherwise the PbxError that says what went wrong."""
     status = response.status_code
     if status in (401, 403):
@@ -66,7 +76,7 @@ def check_response(response: httpx.Response, what: str) -> dict[str, Any]:
         return {}
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise PbxError(f"{LABEL} answered the request to {what} with something that is not JSON: "
                        f"{response.text[:80]!r}") from None
     if not isinstance(body, dict):
@@ -84,8 +94,10 @@ class DigitroHttp:
         self.base_url = base_url
         self.request_timeout = request_timeout
         self._hint = settings_hint
+        self.oversized = 0  # replies refused for passing their cap
+        self.on_too_large: Callable[[str], None] = lambda message: None  # the driver counts and logs them
         self._client = httpx.AsyncClient(
-            base_url=base_url, headers=headers or {}, auth=auth, verify=verify,
+            base_url=base_url, headers={**IDENTITY, **(headers or {})}, auth=auth, verify=verify,
             timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
         )
 
@@ -100,7 +112,13 @@ class DigitroHttp:
     async def request(self, method: str, path: str, what: str, *, body: dict[str, Any] | None = None,
                       params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = await self._client.request(method, path, json=body, params=params)
+            # the whole reply within request_timeout too: a body trickling in forever is a timeout
+            response = await request_capped(self._client, method, path, cap=JSON_REPLY_BYTES, pbx=LABEL,
+                                            deadline=self.request_timeout, json=body, params=params)
+        except ReplyTooLarge as exc:
+            self.oversized += 1
+            self.on_too_large(str(exc))
+            raise
         except httpx.TimeoutException:
             raise PbxError(f"{LABEL} did not answer the request to {what} within {self.request_timeout:g} s "
                            "([pbx.digitro] request_timeout); it was not sent again") from None
@@ -129,13 +147,14 @@ class DigitroHttp:
             raise NotConnected(f"cannot reach {LABEL} at {self.base_url}: {exc or type(exc).__name__}; "
                                f"check {self._hint}") from None
         if response.status_code != 200:
+            content = b""
             try:
-                await response.aread()
-            except httpx.HTTPError:
-                pass
+                content = await read_capped(response, ERROR_REPLY_BYTES, pbx=LABEL)
+            except (httpx.HTTPError, ReplyTooLarge):
+                pass  # the status says enough
             finally:
                 await response.aclose()
-            check_response(response, what)
+            check_response(Reply(response.status_code, response.reason_phrase, response.headers, content), what)
             raise PbxError(f"{LABEL} answered HTTP {response.status_code} to open the event channel")
         ctype = response.headers.get("content-type", "")
         if "text/event-stream" not in ctype:

@@ -1,8 +1,11 @@
-"""W3C Server-Sent Events, parsed line by line (the lines come from httpx's `aiter_lines()`)."""
+"""W3C Server-Sent Events, parsed line by line (the lines come from
+`limits.capped_lines`, which never holds an unfinished line beyond its cap)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tui_caa.pbx.base import PbxError
 
 MAX_EVENT_CHARS = 1_000_000  # one event larger than this is not a PBX event: dropped, counted
 
@@ -19,8 +22,8 @@ class SseEvent:
         return self.event == "message" and not self.data.strip()
 
 
-class OversizedEvent(ValueError):
-    pass
+class OversizedEvent(PbxError):
+    """An event past MAX_EVENT_CHARS: skipped and counted by the driver."""
 
 
 class SseParser:

@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from tui_caa.pbx.base import PbxError
+from tui_caa.pbx.limits import IDENTITY, JSON_REPLY_BYTES, LimitLog, ReplyTooLarge, request_capped
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class ApiDown(PbxError):
     def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
         super().__init__(message, field="address")
         self.outcome_unknown = outcome_unknown
+
+
+class ApiTooLarge(ApiDown, ReplyTooLarge):
+    """A reply past JSON_REPLY_BYTES: a protocol error, the link is treated as lost."""
 
 
 class ApiRefused(PbxError):
@@ -51,12 +56,14 @@ class ForipApi:
         self.label = label
         self._key_error = re.compile(key_error_pattern, re.IGNORECASE)
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False,
-                                       headers={"Accept": "application/json"})
+                                       headers={"Accept": "application/json", **IDENTITY})
         self._api_key: SecretStr | None = None
         self._login_lock = asyncio.Lock()
         self.agent: dict[str, Any] = {}  # what login_crm said about us (email, name, id)
         self.logins = 0
-        self.errors: Counter[str] = Counter()  # bad_json, http_status, timeout, unreachable, refused, key_renewed
+        # bad_json, http_status, timeout, unreachable, refused, key_renewed, too_large
+        self.errors: Counter[str] = Counter()
+        self.limits = LimitLog(log)  # replies too large: logged once, then rate-limited
 
     def __repr__(self) -> str:
         return f"ForipApi({self.base_url!r}, {self.email!r})"
@@ -135,7 +142,15 @@ class ForipApi:
         unknown = (" The outcome is unknown (ForIP may have placed the call), so it was not sent again: "
                    "check the phone before dialing again.") if unknown_outcome else ""
         try:
-            response = await self._http.request(method, url, data=form)
+            # the whole reply within the timeout too: an endless trickle is a timeout, not a wait forever
+            response = await request_capped(self._http, method, url, cap=JSON_REPLY_BYTES, pbx=self.label,
+                                            error=lambda message: ApiTooLarge(f"{message}.{unknown}",
+                                                                              outcome_unknown=unknown_outcome),
+                                            deadline=self._http.timeout.read, data=form)
+        except ApiTooLarge as exc:
+            self.errors["too_large"] += 1
+            self.limits(self.label, str(exc))
+            raise
         except httpx.TimeoutException:
             self.errors["timeout"] += 1
             raise ApiDown(f"{self.label} did not answer within {self._http.timeout.read:g} s to {what} "
@@ -155,7 +170,7 @@ class ForipApi:
                           outcome_unknown=unknown_outcome)
         try:
             data = json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             data = None
         if not isinstance(data, dict):
             self.errors["bad_json"] += 1

@@ -54,7 +54,7 @@ from tui_caa.pbx.base import (
     checked_extension,
     checked_number,
 )
-from tui_caa.pbx.forip.api import ApiDown, ForipApi
+from tui_caa.pbx.forip.api import ApiDown, ApiTooLarge, ForipApi
 from tui_caa.pbx.forip.dials import TICKET_SLACK, DialTracker
 from tui_caa.pbx.forip.outages import OutageWindow, SeenCalls, events_of, unseen
 from tui_caa.pbx.forip.tickets import CallTicket, TicketStore, parse_recording_ref
@@ -192,6 +192,11 @@ class ForipDriver(LinkedDriver):
         # the CRM API tells nothing about extensions or calls: only the dials still waiting for a ticket
         return PbxSnapshot(at=_now(), calls=self._dials.active_calls() if self._dials is not None else ())
 
+    @property
+    def limit_exceeded(self) -> int:
+        """How many API replies passed their byte cap (each a protocol error: the API link is down)."""
+        return self.api.errors["too_large"]
+
     def _down_message(self) -> str:
         if not self._started:
             return "not connected to ForIP (call connect() first)"
@@ -245,6 +250,9 @@ class ForipDriver(LinkedDriver):
         """One attempt to log in to the CRM API again; a failure is noted as the API's reason."""
         try:
             await self.api.login()
+        except ApiTooLarge as exc:  # counted and logged by the API client (once, then rate-limited)
+            self._reasons[API] = str(exc)
+            return False
         except PbxError as exc:
             self._reasons[API] = str(exc)
             log.warning("%s: CRM API still down: %s", self.name, exc)

@@ -296,6 +296,11 @@ class PlanetfoneDriver(PumpedDriver):
         self._cdr_since = max(self._cdr_since, now - window)
         self._tracker.forget_before(now - 2 * window)
 
+    @property
+    def limit_exceeded(self) -> int:
+        """How many SOAP replies passed their byte cap (each a protocol error that reset the link)."""
+        return self.soap.limits.count
+
     async def _pump(self) -> None:
         interval = self.options.poll_interval
         while not self._closed:

@@ -5,7 +5,8 @@ the public WSDL). A response's `<Op>Response` holds one `<Op>Resultado` whose ch
 fields, or `ArrayOf…` lists of records; `parse_response` turns that into dicts of strings.
 
 Untrusted XML: a document with a DOCTYPE (the door to entity expansion and external entities) is
-refused before it is parsed, and so is anything larger than MAX_RESPONSE_BYTES.
+refused before it is parsed; a reply is read within MAX_RESPONSE_BYTES (streamed, refused as soon as it
+passes the cap: SoapTooLarge, a lost link), and the parser refuses anything larger too.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from xml.sax.saxutils import escape
 import httpx
 
 from tui_caa.pbx.base import NotConnected, PbxError
+from tui_caa.pbx.limits import IDENTITY, SOAP_REPLY_BYTES, LimitLog, ReplyTooLarge, request_capped
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "http://appserver/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+MAX_RESPONSE_BYTES = SOAP_REPLY_BYTES
 
 Record = dict[str, str]
 
@@ -42,6 +44,10 @@ class SoapFault(SoapError):
 
 class SoapUnreachable(SoapError, NotConnected):
     """No answer at all: connection refused or reset, or no reply within the timeout."""
+
+
+class SoapTooLarge(SoapUnreachable, ReplyTooLarge):
+    """A reply past MAX_RESPONSE_BYTES: a protocol error, the link is treated as lost."""
 
 
 @dataclass(slots=True)
@@ -84,8 +90,8 @@ def safe_fromstring(data: bytes, what: str) -> ET.Element:
         raise SoapError(f"{what}: the response declares a DOCTYPE or entities, refused (unsafe XML)")
     try:
         return ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise SoapError(f"{what}: the response is not valid XML ({exc})") from None
+    except (ET.ParseError, LookupError) as exc:  # LookupError: an encoding Python does not know
+        raise SoapError(f"{what}: the response is not valid XML ({str(exc)[:80]})") from None
 
 
 def parse_response(operation: str, data: bytes) -> Result:
@@ -129,9 +135,10 @@ class SoapClient:
     def __init__(self, url: str, *, timeout: float, connect_timeout: float) -> None:
         self.url = url
         self.timeout = timeout
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout))
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=IDENTITY)
         self.requests = 0
-        self.failures = 0  # counted: bad XML, HTTP errors, faults, timeouts
+        self.failures = 0  # counted: bad XML, HTTP errors, faults, timeouts, replies too large
+        self.limits = LimitLog(log)  # replies too large: counted, logged once then rate-limited
         self.last_seconds = 0.0
 
     async def close(self) -> None:
@@ -142,6 +149,10 @@ class SoapClient:
         started = time.monotonic()
         try:
             return await self._call(operation, params, timeout)
+        except SoapTooLarge as exc:
+            self.failures += 1
+            self.limits(f"Planetfone {operation}", str(exc))
+            raise
         except SoapError as exc:
             self.failures += 1
             log.warning("Planetfone %s failed: %s", operation, exc)
@@ -151,11 +162,14 @@ class SoapClient:
 
     async def _call(self, operation: str, params: Mapping[str, object], timeout: float | None) -> Result:
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{operation}"'}
+        limit = timeout or self.timeout
         try:
-            response = await self._http.post(self.url, content=envelope(operation, params), headers=headers,
-                                             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+            # the whole reply within the timeout too: an endless trickle is a timeout, not a wait forever
+            response = await request_capped(
+                self._http, "POST", self.url, cap=MAX_RESPONSE_BYTES, pbx=f"Planetfone ({operation})",
+                error=SoapTooLarge, deadline=limit, content=envelope(operation, params), headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.TimeoutException:
-            limit = timeout or self.timeout
             raise SoapUnreachable(f"{operation}: no answer from the SOAP service at {self.url} "
                                   f"within {limit:g} s (request_timeout in [pbx.planetfone])") from None
         except httpx.HTTPError as exc:

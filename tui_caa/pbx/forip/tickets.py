@@ -16,10 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 

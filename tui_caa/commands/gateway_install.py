@@ -165,6 +165,9 @@ def _next_steps(user: str, config: str | None) -> str:
         f"  useradd --system --user-group --no-create-home --home-dir /var/lib/tui-caa --shell /usr/sbin/nologin {user}",
         f"  install -d -m 0750 -o root -g {user} {folder}",
         f"  install -m 0640 -o root -g {user} config.toml {settings_file}   # it holds secrets",
+        f"  install -d -m 0700 -o {user} -g {user} /var/lib/tui-caa",
+        f"  runuser -u {user} -- env XDG_DATA_HOME=/var/lib XDG_CONFIG_HOME=/etc {shlex.quote(sys.executable)} -m tui_caa"
+        f"{' --config ' + settings_file if config else ''} db init   # the CRM's schema and the site key (/var/lib/tui-caa/site.key: copy it to every admin machine)",
         "  systemctl daemon-reload",
         "  systemctl enable --now tui-caa-gateway",
         "  journalctl -u tui-caa-gateway -f",

@@ -159,7 +159,7 @@ async def test_the_channel_is_renewed_in_time(fake: FakeDigitro) -> None:
     fake.channel_ttl = 1.0
     drv = make_driver(fake, channel_renew_interval=0.1)
     await drv.connect()
-    await until(lambda: fake.renewals >= 25, "25 renewals (2.5 s, past the channel's 1 s lifetime)", timeout=15)
+    await until(lambda: drv.renewals >= 25, "25 renewals (2.5 s, past the channel's 1 s lifetime)", timeout=15)
     assert fake.channel_opens == 1 and drv.connected and drv.renewals >= 25
     await drv.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
@@ -40,6 +40,8 @@ class Record(BaseModel):
     """Immutable, validated, serialisable: what every layer passes around (never ORM rows)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # fields whose class refuses control characters itself, with a message of its own
+    own_line_checks: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")
     @classmethod
@@ -53,7 +55,7 @@ class Record(BaseModel):
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if len(text.strip()) > width:  # the secret's own text is never part of the message
             raise ValueError(f"at most {width} characters (got {len(text)})")
-        if isinstance(value, str):  # CR/LF in PBX secrets: refused by domain/pbx.py itself
+        if isinstance(value, str) and name not in cls.own_line_checks:
             found = control_characters(text, _MULTILINE.get(name, ""))
             if found:
                 raise ValueError(f"contains control characters ({', '.join(found[:3])}); remove them")

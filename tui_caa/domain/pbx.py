@@ -66,6 +66,7 @@ class PbxRegistryEntry(Record):
 
     # a refused secret must not come back inside the error (pydantic shows the input by default)
     model_config = ConfigDict(**Record.model_config, hide_input_in_errors=True)
+    own_line_checks = frozenset(LINE_FIELDS)  # `_one_line` below says what a PBX would do with them
 
     id: int | None = None
     name: Annotated[str, Field(min_length=1, max_length=80)] = "Central"

@@ -93,6 +93,8 @@ class CaaApp(CallActions, App[None]):
         self.needs_login = getattr(session, "logged_in", True) is False
         self.remembered_login = remembered_login
         self.model = ConsoleModel(extension=None if self.needs_login else session.principal.extension)
+        # the embedded default: on screen first, its CRM and gateway opened behind the first frame
+        self.model.loading = getattr(session, "opening", False) is True
         self.console_changed: Signal[set[str]] = Signal(self, "console-changed")
         self._theme_name = theme_name
         self._theme_dirs = theme_dirs
@@ -116,6 +118,8 @@ class CaaApp(CallActions, App[None]):
     def _begin(self) -> None:
         self.pump_messages()
         self.switch_mode("monitor" if self.role is Role.SUPERVISOR else "agent")
+        if self.model.loading:  # after the first frame: opening the store blocks the loop for a while
+            self.call_after_refresh(self.session.start_opening)  # type: ignore[attr-defined]
 
     # ---- a remote console's login ----
     def show_login(self, *, expired: bool = False) -> None:
@@ -176,6 +180,8 @@ class CaaApp(CallActions, App[None]):
     # ---- the gateway ----
     @work(exclusive=True, group="gateway", exit_on_error=False, description="gateway messages")
     async def pump_messages(self) -> None:
+        if self.model.loading and not await self._opened():
+            return
         try:
             async for message in self.session.messages():
                 changes = self.model.apply(message)
@@ -185,6 +191,17 @@ class CaaApp(CallActions, App[None]):
                     self.notify_missed()
         except Unauthorized:
             pass  # the login screen is on its way (the session said it ended); a new login restarts this
+
+    async def _opened(self) -> bool:
+        """Waits for the embedded session; who it is (seller, extension) comes with it."""
+        try:
+            await self.session.opened()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - whoever opens it reports the failure and ends the console
+            return False
+        self.model.extension = self.session.principal.extension
+        self.model.loading = False
+        self.console_changed.publish({"link", "mine"})
+        return True
 
     def refresh_console(self) -> None:
         """Asks every widget to redraw from the model (a screen that mounted after the first

@@ -4,17 +4,20 @@
     python -m tests.bench.console --extensions 100 --rate 50 --keys 20 --starts 1   # CI smoke size
 
 (1) Start-up: process start → first rendered frame of the real console.
-    Each run spawns a fresh `python -c` that does what `tui-caa` does on the embedded default
-    (`tui_caa.commands.start`): Settings from the environment, the CRM in the user data folder
-    (a temporary XDG_DATA_HOME; the demo dealership, created by an unmeasured first start), the
-    in-process gateway on the built-in simulator, and `CaaApp` run headless at 160×48.
-    *First frame* = the first compositor update of the console's own screen (the agent screen or
-    the monitor, not Textual's blank default screen) handed to `App._display`, turned into the
+    Each run spawns a fresh `python -c` that runs `tui_caa.cli.main` as `tui-caa` would, with
+    `CaaApp.run_async` made headless at 160×48: `--role agent` and `--role supervisor` on the
+    embedded default (a temporary XDG_DATA_HOME; the demo dealership, created by an unmeasured first
+    start; the built-in simulator), and `--gateway URL` (a remote console, whose first frame is the
+    login screen) against one `tui-caa gateway --demo` started for the benchmark.
+    *First frame* = the first compositor update of the console's own screen (agent screen, monitor or
+    login screen, not Textual's blank default screen) handed to `App._display`, turned into the
     terminal's bytes (`render_segments`, which a headless run skips, so the child does it); writing
     those bytes to a tty is not counted. The clock starts in the parent just before it spawns the
     child (`time.time()` passed on the command line): interpreter start-up and imports count.
-    Also reported: the same from the child's first statement, and the first frame that shows the
-    gateway's data (link connected; the monitor with its rows). Target: first frame < 1 s.
+    Also reported: the same from the child's first statement, the first frame that shows the
+    gateway's data (CRM and gateway opened, link connected; the monitor with its rows), and, from one
+    more run under `python -X importtime`, the import time of each heavy package (the self times of
+    its modules summed). Target: first frame < 500 ms (issue 16).
 
 (2) Key latency on the monitor: `CaaApp.run_test(size=(200, 60))` as a supervisor on a gateway
     whose simulator has N extensions (sellers in a SQLite CRM), while a task makes `rate`

@@ -61,8 +61,8 @@ async def _console(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if not await console.close(CLOSE_TIMEOUT):
             print("tui-caa: closing took too long; exiting anyway", file=sys.stderr)
-    if console.failure is not None:
-        raise console.failure  # a DomainError is printed by cli.main, as before the console existed
     if console.created:
         print("tui-caa: first start: demo CRM created", file=sys.stderr)
+    if console.failure is not None:
+        raise console.failure  # a DomainError is printed by cli.main, as before the console existed
     return console.app.return_code or 0

@@ -13,15 +13,11 @@ from tui_caa.config import Settings
 from tui_caa.protocol.deferred import DeferredSession
 from tui_caa.protocol.principal import Principal, Role
 from tui_caa.protocol.session import Session
-from tui_caa.ui.app import CaaApp
-from tui_caa.ui.i18n import Catalog
 
 if TYPE_CHECKING:
     from tui_caa.gateway.embedded import Embedded
 
-T = Catalog({
-    "demo_created": ("Primeira execução: CRM de demonstração criado", "First start: demo CRM created"),
-})
+DEMO_CREATED = ("Primeira execução: CRM de demonstração criado", "First start: demo CRM created")
 
 
 class EmbeddedConsole:
@@ -29,6 +25,8 @@ class EmbeddedConsole:
         self.settings = settings
         self.role = role
         self.extension = extension
+        from tui_caa.ui.app import CaaApp  # only tui_caa.ui imports textual (tests/test_layering.py)
+
         self.session = DeferredSession(Principal(role, extension, ""), self._open, rules=settings.caller_id)
         self.app = CaaApp(self.session, role=role, **app_options)  # type: ignore[arg-type]
         self.embedded: Embedded | None = None
@@ -53,7 +51,9 @@ class EmbeddedConsole:
         self.app.simulated = self.embedded.simulated
         self.app.clock = self.embedded.gateway.clock
         if self.created:
-            self.app.notify(T("demo_created"), timeout=8)
+            from tui_caa.ui.i18n import Catalog
+
+            self.app.notify(Catalog({"demo_created": DEMO_CREATED})("demo_created"), timeout=8)
         return self.embedded.session
 
     async def close(self, timeout: float) -> bool:

@@ -248,3 +248,30 @@ async def test_health_lists_the_gateways_problems_and_is_503_while_there_are_any
         site.rig.gateway.supervisor.clear("call recorder")
         reply = await client.get("/health")
     assert reply.status_code == 200 and reply.json()["problems"] == []
+
+
+async def test_a_stream_refused_by_the_gateway_is_retried_not_fatal(site: Site) -> None:
+    """A gateway that answers the event stream with an error (a 503 while it starts, a standby)
+    is one more reason to try again: the console says so and reconnects, its pump never dies."""
+    console = await site.console("1001", listen=False)
+    refusals = 0
+    real = console._client
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal refusals
+        if request.url.path.endswith("/events") and refusals < 2:
+            refusals += 1
+            body = b'{"error": {"kind": "DomainError", "message": "standby", "field": null}}'
+            return httpx.Response(503, headers={"content-type": "application/json"}, stream=httpx.ByteStream(body))
+        reply = await real.send(request, stream=True)
+        return httpx.Response(reply.status_code, headers=reply.headers, stream=reply.stream)
+
+    console._client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    messages = console.messages()
+    first = await messages.__anext__()
+    assert isinstance(first, LinkStatus) and first.state is LinkState.UNREACHABLE and "standby" in first.reason
+    snapshot = await messages.__anext__()
+    assert isinstance(snapshot, StateSnapshot) and refusals == 2
+    await messages.aclose()
+    await console._client.aclose()
+    console._client = real

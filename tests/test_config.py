@@ -110,3 +110,16 @@ def test_an_asterisk_command_setting_that_cannot_work_is_caught_when_the_config_
     path.write_text('[pbx.asterisk]\nhold_method = "park"\nparking_enabled = false\n')
     with pytest.raises(ConfigError, match="hold_method 'park' needs parking_enabled = true"):
         load_settings(path)
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///crm.sqlite3", "sqlite:///", "sqlite+aiosqlite:////a@b/c:d",
+                                 "sqlite+aiosqlite:///ç/ã.db"])
+def test_file_urls_checked_without_sqlalchemy_are_ones_it_accepts_without_a_password(url):
+    """config.py skips SQLAlchemy for these (a remote console never loads it): SQLAlchemy agrees."""
+    from sqlalchemy.engine import make_url
+
+    from tui_caa.config import _PLAIN_FILE_URL, DatabaseSettings
+
+    assert _PLAIN_FILE_URL.fullmatch(url)
+    assert make_url(url).password is None
+    assert DatabaseSettings(url=url).url == url

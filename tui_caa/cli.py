@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pbx = commands.add_parser("pbx", help="the PBX connection").add_subparsers(
         dest="pbx_command", metavar="ACTION", required=True)
-    from tui_caa.commands.pbx import add_pbx_options
+    from tui_caa.commands.pbx_arguments import add_pbx_options
 
     check = pbx.add_parser("check", help="connect and log in to the PBX, and say why when it fails")
     add_pbx_options(check)

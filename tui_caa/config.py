@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -21,8 +22,6 @@ from pydantic_settings import (
     SettingsConfigDict,
     SettingsError,
 )
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from tui_caa import locations
 from tui_caa.config_errors import hide_url_passwords, message, secret_path, shown
@@ -37,6 +36,10 @@ CONFIG_FILE_LIMIT = MIB  # a settings file is a few dozen lines; more is a wrong
 # TUI_CAA_* variables that are not settings: the config file, the site key, the test suite's own
 NOT_SETTINGS = (CONFIG_FILE_ENV, "TUI_CAA_SITE_KEY")
 NOT_SETTINGS_PREFIXES = ("TUI_CAA_TEST_",)
+# A URL that SQLAlchemy's own parser always accepts and that cannot hold a password (no host part,
+# no query: `sqlite+aiosqlite:///path`): checked without importing SQLAlchemy, which a remote console
+# never needs (~110 ms of its start). Any other URL goes through SQLAlchemy, as before.
+_PLAIN_FILE_URL = re.compile(r"[\w+]+:///[^?]*")
 _config_data: ContextVar[dict[str, Any] | None] = ContextVar("tui_caa_config_data", default=None)
 
 
@@ -52,6 +55,11 @@ class DatabaseSettings(BaseModel):
 
     @model_validator(mode="after")
     def _password_out_of_url(self) -> Self:
+        if _PLAIN_FILE_URL.fullmatch(self.url):
+            return self
+        from sqlalchemy.engine import URL, make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             parsed = make_url(self.url)
         except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -71,6 +79,8 @@ class DatabaseSettings(BaseModel):
         """The URL with the password put back: for the database driver only, never for display."""
         if self.password is None:
             return self.url
+        from sqlalchemy.engine import make_url
+
         return make_url(self.url).set(password=self.password.get_secret_value()).render_as_string(hide_password=False)
 
 

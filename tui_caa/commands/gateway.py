@@ -12,7 +12,7 @@ from tui_caa.config import Settings
 
 def add_gateway_command(commands: Any) -> Any:
     """The `gateway` command; returns its sub-command group for `check` and `install`."""
-    from tui_caa.commands.pbx import add_pbx_options
+    from tui_caa.commands.pbx_arguments import add_pbx_options
 
     gateway = commands.add_parser(
         "gateway", help="the integration service: one per PBX, records every call, serves the consoles")

@@ -11,7 +11,7 @@ from tui_caa.config import Settings
 
 def add_gateway_admin_commands(gateway_subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from tui_caa.commands.gateway_install import add_install_arguments
-    from tui_caa.commands.pbx import add_pbx_options
+    from tui_caa.commands.pbx_arguments import add_pbx_options
 
     check = gateway_subparsers.add_parser(
         "check", help="test every connection the service needs (CRM, module switch, PBX, PBX database)")

@@ -21,15 +21,6 @@ from tui_caa.pbx.base import PBX_PART, CheckResult, PbxDriver, PbxError
 CONNECT_TIMEOUT = 15.0
 
 
-def add_pbx_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pbx", metavar="KIND", help="PBX family for this run (simulator, asterisk, …)")
-    parser.add_argument("--host", help="PBX address")
-    parser.add_argument("--port", type=int, help="PBX port")
-    parser.add_argument("--user", help="login (AMI user, API e-mail…)")
-    parser.add_argument("--secret", help="password or API key (prefer the CRM's PBX registry: no shell history)")
-    parser.add_argument("--url", help="base URL, for PBXs reached over HTTP")
-
-
 def override_from(args: argparse.Namespace) -> PbxOverride:
     return PbxOverride(kind=args.pbx, host=args.host, port=args.port, user=args.user,
                        secret=SecretStr(args.secret) if args.secret else None, url=args.url)

@@ -66,9 +66,13 @@ CREATE USER IF NOT EXISTS '$user'@'127.0.0.1' IDENTIFIED BY '$password';
 CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$password';
 GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'localhost';
+-- the CRM store tests create (and drop) a database of their own per test: caa_crm_<random>
+GRANT ALL PRIVILEGES ON \`caa\\_crm\\_%\`.* TO '$user'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`caa\\_crm\\_%\`.* TO '$user'@'localhost';
 FLUSH PRIVILEGES;
 SQL
     export TUI_CAA_TEST_MYSQL="mysql://$user:$password@127.0.0.1:$port/$db"
+    export TUI_CAA_TEST_CRM_MYSQL="mysql://$user:$password@127.0.0.1:$port/"  # the CRM on MariaDB
     echo "mariadb.sh: MariaDB $("$admin" --socket="$sock" -uroot version 2>/dev/null | awk '/Server version/ {print $3}') ready on 127.0.0.1:$port (database $db)"
 }
 

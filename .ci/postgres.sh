@@ -64,10 +64,12 @@ tui_caa_pg_start() {
         return 1
     }
     "${run[@]}" "$bindir/psql" -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres \
-        -c "CREATE ROLE caa_test LOGIN PASSWORD '$password'" \
+        -c "CREATE ROLE caa_test LOGIN CREATEDB PASSWORD '$password'" \
         -c "CREATE DATABASE forip_test OWNER caa_test ENCODING 'UTF8'" >/dev/null
 
     export TUI_CAA_TEST_PG_DIR=$dir
+    # the CRM store tests create (and drop) a database of their own per test
+    export TUI_CAA_TEST_CRM_PG="postgresql://caa_test:$password@127.0.0.1:$port/postgres"
     export TUI_CAA_TEST_PG_ODBC="Driver={$driver};Server=127.0.0.1;Port=$port;Database=forip_test;Uid=caa_test;Pwd=$password"
     TUI_CAA_PG_BINDIR=$bindir
     echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (ODBC driver: $driver)"
@@ -79,7 +81,7 @@ tui_caa_pg_stop() {
     [[ $(id -u) -eq 0 ]] && run=(runuser -u postgres --)
     "${run[@]}" "$TUI_CAA_PG_BINDIR/pg_ctl" -D "$TUI_CAA_TEST_PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$TUI_CAA_TEST_PG_DIR"
-    unset TUI_CAA_TEST_PG_DIR TUI_CAA_TEST_PG_ODBC
+    unset TUI_CAA_TEST_PG_DIR TUI_CAA_TEST_PG_ODBC TUI_CAA_TEST_CRM_PG
 }
 
 tui_caa_pg_start

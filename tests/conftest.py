@@ -95,13 +95,16 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[CrmStore]:
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """`run("pbx", "check")`: the `tui-caa` command in this process (fast, for the many small cases)."""
+    import io
     import subprocess
 
     from tui_caa.cli import main
 
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
+        if stdin is not None:  # what a pipe would give (secrets are read from it)
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
         code = main(list(args))
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(list(args), code, out, err)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import subprocess
+from pathlib import Path
 
 import pytest
 
-from tui_caa.cli import main
 from tui_caa.config import load_settings
 from tui_caa.crm import open_store
 
 
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture(autouse=True)
+def cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CRM and settings these commands run against (the `run` fixture is in conftest)."""
     monkeypatch.setenv("TUI_CAA_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}")
     monkeypatch.setenv("TUI_CAA_DDD", "51")
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
 
 
 def stored_pbx():

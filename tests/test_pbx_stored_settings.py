@@ -3,15 +3,12 @@ and a row stored before that rule is found by `pbx check` with a clear line, nev
 
 from __future__ import annotations
 
-import io
-import subprocess
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from tui_caa.cli import main
 from tui_caa.crm.schema import pbx_registry
 from tui_caa.domain import PbxRegistryEntry
 
@@ -38,18 +35,11 @@ def test_a_clean_entry_is_still_accepted() -> None:
     assert PbxRegistryEntry.model_validate(GOOD).login == "crm"
 
 
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(autouse=True)
+def cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CRM and settings these commands run against (the `run` fixture is in conftest)."""
     monkeypatch.setenv("TUI_CAA_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}")
     monkeypatch.setenv("TUI_CAA_DDD", "51")
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
 
 
 def test_pbx_register_refuses_a_line_break_in_the_secret(run) -> None:  # type: ignore[no-untyped-def]

@@ -4,18 +4,15 @@ a site key kept outside it, `db rotate-key`, private file modes, and no secret i
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import sqlite3
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tui_caa import locations, logs
-from tui_caa.cli import main
 from tui_caa.config import load_settings
 from tui_caa.crm import open_store, sitekey
 
@@ -33,18 +30,10 @@ def restore_umask():  # type: ignore[no-untyped-def]
     os.umask(old)
 
 
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+@pytest.fixture(autouse=True)
+def cli_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """tui-caa in-process, with the CRM where the embedded default keeps it (the data folder)."""
     monkeypatch.setenv("TUI_CAA_DDD", "51")
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), code, out, err)
-
-    return run
 
 
 def crm_file() -> Path:

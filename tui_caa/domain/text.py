@@ -25,7 +25,7 @@ def clip(text: str, limit: int = ECHO_LIMIT) -> str:
 
 
 def control_characters(text: str, allowed: str = "") -> list[str]:
-    """The control characters in `text` (as U+XXXX names), but those in `allowed`: an ESC stored in
+    """The control characters in `text` (named like U+001B), but those in `allowed`: an ESC stored in
     a name would drive the terminal of whoever lists it."""
     found = []
     for ch in text:

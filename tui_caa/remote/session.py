@@ -157,7 +157,9 @@ class RemoteSession(Session):
                     delay, lost = self.backoff[0], False
                     yield message
                 reason = "the gateway closed the event stream"
-            except (httpx.TransportError, WireError) as exc:
+            except Unauthorized:
+                raise  # only a new login helps
+            except (httpx.TransportError, DomainError) as exc:  # a refusal (a 503, a malformed stream): try again
                 reason = _transport_reason(exc, self.url)
             if not lost:
                 lost = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App
@@ -16,15 +16,17 @@ from textual.theme import Theme
 
 from tui_caa.clock import Clock, SystemClock
 from tui_caa.domain import Customer, DomainError
-from tui_caa.protocol.api import SessionInfo
+from tui_caa.protocol.link_errors import Unauthorized
 from tui_caa.protocol.principal import Role
 from tui_caa.protocol.session import Session
-from tui_caa.protocol.wire import Unauthorized
 from tui_caa.ui.call_actions import CALL_BINDINGS, CallActions
 from tui_caa.ui.errors import readable
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import ConsoleModel
 from tui_caa.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, shipped_themes_dir
+
+if TYPE_CHECKING:
+    from tui_caa.protocol.api import SessionInfo
 
 T = Catalog({
     "help": ("Ajuda", "Help"),

@@ -14,8 +14,9 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
 
+from tui_caa import phones
 from tui_caa.clock import Clock, SystemClock
-from tui_caa.domain import Customer, DomainError
+from tui_caa.domain.errors import DomainError
 from tui_caa.protocol.link_errors import Unauthorized
 from tui_caa.protocol.principal import Role
 from tui_caa.protocol.session import Session
@@ -26,6 +27,7 @@ from tui_caa.ui.model import ConsoleModel
 from tui_caa.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, shipped_themes_dir
 
 if TYPE_CHECKING:
+    from tui_caa.domain import Customer
     from tui_caa.protocol.api import SessionInfo
 
 T = Catalog({
@@ -101,13 +103,17 @@ class CaaApp(CallActions, App[None]):
         self._theme_name = theme_name
         self._theme_dirs = theme_dirs
         self.keymap = keymap or {}
+        # before the stylesheet is first parsed: a theme set on mount would parse it all again
+        self._theme_problems = self._install_themes()
 
     # ---- start ----
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        self._install_themes()
+        self.call_after_refresh(phones.preload)  # after the first frame, before the first call
+        for problem in self._theme_problems:
+            self.notify(problem, title=T("theme_problem"), severity="error", timeout=15)
         if self.keymap:
             self._apply_keymap()
         if hasattr(self.session, "on_session_ended"):  # a remote console: any request may learn it
@@ -149,22 +155,23 @@ class CaaApp(CallActions, App[None]):
         else:
             self.pump_messages()  # the stream ended with the session: open it again (a fresh snapshot)
 
-    def _install_themes(self) -> None:
+    def _install_themes(self) -> list[str]:
+        """Registers the shipped and the user's themes and selects the configured one; returns
+        what was wrong with them, to be shown once the console is on screen."""
         loaded = load_themes(shipped_themes_dir(), *self._theme_dirs)
+        problems = list(loaded.problems)
         for theme in loaded.themes.values():
             self.register_theme(theme)
         for name in ("ansi-dark", "ansi-light"):  # they ignore the state colours
             self.unregister_theme(name)
-        for problem in loaded.problems:
-            self.notify(problem, title=T("theme_problem"), severity="error", timeout=15)
         if self._theme_name not in self.available_themes:
             known = ", ".join(sorted(loaded.themes))
-            self.notify(T("unknown_theme", name=self._theme_name, default=DEFAULT_THEME, known=known),
-                        title=T("theme_problem"), severity="error", timeout=15)
+            problems.append(T("unknown_theme", name=self._theme_name, default=DEFAULT_THEME, known=known))
             self._theme_name = DEFAULT_THEME
         if self._theme_name not in self.available_themes:  # the shipped files are missing
             self.register_theme(Theme(name=DEFAULT_THEME, primary="#3B8EEA", variables=dict(VARIABLE_DEFAULTS)))
         self.theme = self._theme_name
+        return problems
 
     def _apply_keymap(self) -> None:
         from tui_caa.ui.screens.help import all_bindings

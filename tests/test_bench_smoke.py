@@ -53,6 +53,13 @@ def test_console_benchmark_smoke(tmp_path: Path) -> None:
                         "--starts", "1", tmp_path=tmp_path)
     assert figures["monitor_keys"]["keys"] == 20 and figures["monitor_keys"]["rows"] == 101
     assert 0 < figures["first_frame_ms"]
+    # what the first frame waits for: Textual yes; the CRM stack only after it, and never remotely
+    startup = figures["startup"]
+    for kind in ("agent", "supervisor", "remote"):
+        assert "textual" in startup[kind]["import_ms"]["before_first_frame"], kind
+        assert "sqlalchemy" not in startup[kind]["import_ms"]["before_first_frame"], kind
+    assert "sqlalchemy" in startup["agent"]["import_ms"]["after_first_frame"]
+    assert "sqlalchemy" not in startup["remote"]["import_ms"]["after_first_frame"]
     assert 0 <= figures["monitor_keys"]["p50_ms"] <= figures["key_p95_ms"]
 
 

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from tests.server_fixtures import PASSWORD, SUPERVISOR, Site
 from tui_caa.domain import Customer, NotFound, Phone
 from tui_caa.domain.errors import NotAllowed
+from tui_caa.protocol.link_errors import TooManyAttempts, Unauthorized
 from tui_caa.protocol.messages import LinkState, LinkStatus, PbxUpdate, ScreenPop, StateSnapshot
-from tui_caa.protocol.wire import TooManyAttempts, Unauthorized
 from tui_caa.remote import RemoteSession
 
 ANA = "+5551987654321"
@@ -200,7 +200,7 @@ async def test_the_stream_says_when_the_gateway_is_gone_and_resnapshots_on_retur
 
 
 async def test_a_dial_to_a_dead_gateway_is_refused_as_not_sent(site: Site) -> None:
-    from tui_caa.protocol.wire import GatewayUnreachable
+    from tui_caa.protocol.link_errors import GatewayUnreachable
 
     agent = await site.console("1001", listen=False)
     agent.urls = ["http://127.0.0.1:9"]  # nothing listens on the discard port

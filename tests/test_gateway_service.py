@@ -124,7 +124,7 @@ def test_https_with_the_sites_own_certificate(demo_database: Path, tmp_path: Pat
                 await console.close()
 
         assert asyncio.run(log_in(cert)) == "1002"
-        from tui_caa.protocol.wire import GatewayUnreachable
+        from tui_caa.protocol.link_errors import GatewayUnreachable
 
         with pytest.raises(GatewayUnreachable):  # a console that does not trust the site's CA refuses it
             asyncio.run(log_in(None))

@@ -12,6 +12,7 @@ from tui_caa.domain.errors import NotAllowed, PbxError
 from tui_caa.domain.events import ActiveCall, PbxSnapshot
 from tui_caa.domain.telephony import CallState, Direction, Disposition
 from tui_caa.pbx.asterisk.errors import AmiError
+from tui_caa.protocol.link_errors import WireError
 from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayProblems,
@@ -22,13 +23,7 @@ from tui_caa.protocol.messages import (
     StateSnapshot,
     Synced,
 )
-from tui_caa.protocol.wire import (
-    WireError,
-    decode_message,
-    encode_message,
-    error_from_dict,
-    error_to_dict,
-)
+from tui_caa.protocol.wire import decode_message, encode_message, error_from_dict, error_to_dict
 
 AT = datetime(2026, 12, 3, 14, 30, 5, 123000, tzinfo=UTC)
 SOURCE = TrafficSource(id=3, name="Jornal", ddr_raw="(51) 2101-0001", ddr_e164="+555121010001")

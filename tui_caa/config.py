@@ -27,7 +27,7 @@ from tui_caa import locations
 from tui_caa.config_errors import hide_url_passwords, message, secret_path, shown
 from tui_caa.domain.text import clip
 from tui_caa.pbx.options import PbxOptions
-from tui_caa.phones import CallerIdRules, DialRules, check_ddd
+from tui_caa.phone_rules import CallerIdRules, DialRules, check_ddd
 from tui_caa.textfiles import MIB, UnreadableFile, read_text_file
 
 ENV_PREFIX = "TUI_CAA_"

@@ -21,17 +21,24 @@ trunk ``0``, carrier code, local calls without DDD, or plain E.164).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
+from types import ModuleType
+from typing import Any
 
-import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from tui_caa.domain.text import clip
+from tui_caa.phone_rules import (
+    MAX_INPUT,
+    VALID_DDDS,
+    CallerIdRules,
+    DialRules,
+    InvalidPhoneNumber,
+    NormalizedNumber,
+    NumberKind,
+    NumberType,
+    check_ddd,
+)
 
 __all__ = [
+    "MAX_INPUT",
     "VALID_DDDS",
     "check_ddd",
     "CallerIdRules",
@@ -49,58 +56,7 @@ __all__ = [
 ]
 
 
-class NumberKind(StrEnum):
-    PHONE = "phone"
-    ANONYMOUS = "anonymous"
-    EXTENSION = "extension"
-
-
-class NumberType(StrEnum):
-    MOBILE = "mobile"
-    FIXED = "fixed"
-    TOLL_FREE = "toll_free"
-    SHARED_COST = "shared_cost"
-    PREMIUM = "premium"
-    OTHER = "other"
-
-
-@dataclass(frozen=True, slots=True)
-class NormalizedNumber:
-    raw: str
-    kind: NumberKind
-    e164: str | None = None
-    number_type: NumberType | None = None
-    ddd: str | None = None
-    rule: str = ""
-
-
-#: the longest text taken as a phone number: a SIP URI with its parameters fits, a paragraph does not
-MAX_INPUT = 256
-
-
-class InvalidPhoneNumber(ValueError):
-    """The input cannot be turned into a phone number; ``reason`` says why."""
-
-    def __init__(self, raw: str, reason: str):
-        self.raw = raw
-        self.reason = reason
-        # quoted short: the input may be anything a PBX or a person sent (100 kB once came back whole)
-        super().__init__(f"{clip(repr(raw))} is not a phone number: {reason}")
-
-
 # --- Brazilian numbering facts -------------------------------------------------------------
-
-#: The 67 area codes (DDD) accepted by phonenumbers' BR metadata (reference §4.1).
-VALID_DDDS: frozenset[str] = frozenset(
-    [str(d) for d in range(11, 20)]
-    + ["21", "22", "24", "27", "28", "31", "32", "33", "34", "35", "37", "38"]
-    + [str(d) for d in range(41, 50)]
-    + ["51", "53", "54", "55"]
-    + [str(d) for d in range(61, 70)]
-    + ["71", "73", "74", "75", "77", "79"]
-    + [str(d) for d in range(81, 90)]
-    + [str(d) for d in range(91, 100)]
-)
 
 _ANONYMOUS = frozenset(
     {
@@ -113,22 +69,45 @@ _ANONYMOUS = frozenset(
 # Non-geographic services, dialled as 0 + 3 digits + 6/7 digits (NSN has no leading 0).
 _NON_GEOGRAPHIC_PREFIXES = ("800", "300", "303", "500", "900")
 
-_BR_META = phonenumbers.PhoneMetadata.metadata_for_region("BR")
-# Fast path for the common case (geographic numbers), using phonenumbers' own patterns so it
-# can never disagree with phonenumbers.is_valid_number (these patterns cannot overlap the
-# non-geographic ones, which number_type checks first, because 30/40/50/80/90 are not DDDs).
-_BR_MOBILE = re.compile(_BR_META.mobile.national_number_pattern)
-_BR_FIXED = re.compile(_BR_META.fixed_line.national_number_pattern)
-# 8-digit national single numbers (4004-xxxx, 3003-xxxx ...) dialled without DDD.
-_BR_SHARED_COST = re.compile(_BR_META.shared_cost.national_number_pattern)
 
-_TYPE_MAP = {
-    PhoneNumberType.MOBILE: NumberType.MOBILE,
-    PhoneNumberType.FIXED_LINE: NumberType.FIXED,
-    PhoneNumberType.TOLL_FREE: NumberType.TOLL_FREE,
-    PhoneNumberType.SHARED_COST: NumberType.SHARED_COST,
-    PhoneNumberType.PREMIUM_RATE: NumberType.PREMIUM,
-}
+
+@cache
+def _lib() -> ModuleType:
+    """`phonenumbers` (about 60 modules), loaded by the first number normalised or shown rather
+    than before the console's first frame."""
+    import phonenumbers
+
+    return phonenumbers
+
+
+def preload() -> None:
+    """Loads `phonenumbers` now (a console calls it once its first frame is up, so the first
+    ringing call does not wait for it)."""
+    _br()
+
+
+@cache
+def _br() -> dict[str, Any]:
+    """phonenumbers' own BR patterns, so the fast path can never disagree with
+    `phonenumbers.is_valid_number`: mobile and fixed geographic numbers (they cannot overlap the
+    non-geographic ones, which number_type checks first, because 30/40/50/80/90 are not DDDs), and
+    the 8-digit national single numbers (4004-xxxx, 3003-xxxx ...) dialled without DDD."""
+    pn = _lib()
+    meta = pn.PhoneMetadata.metadata_for_region("BR")
+    kinds = pn.PhoneNumberType
+    return {
+        "mobile": re.compile(meta.mobile.national_number_pattern),
+        "fixed": re.compile(meta.fixed_line.national_number_pattern),
+        "shared_cost": re.compile(meta.shared_cost.national_number_pattern),
+        "types": {
+            kinds.MOBILE: NumberType.MOBILE,
+            kinds.FIXED_LINE: NumberType.FIXED,
+            kinds.TOLL_FREE: NumberType.TOLL_FREE,
+            kinds.SHARED_COST: NumberType.SHARED_COST,
+            kinds.PREMIUM_RATE: NumberType.PREMIUM,
+        },
+    }
+
 
 # Separators people and PBXs put in numbers; deleted before looking at the digits.
 _SEPARATORS = str.maketrans("", "", " \t\r\n\u00a0-\u2010\u2011\u2012\u2013\u2014./()[]")
@@ -137,73 +116,6 @@ _SHORT_CODE = re.compile(r"[0-9*#]+")  # feature codes like *97 are extensions t
 _URI_SCHEME = re.compile(r"^(?:sips?|tel):", re.IGNORECASE)
 
 _MAX_DIGITS = 15  # E.164 maximum (country code + national number)
-
-
-def check_ddd(value: str | None, field: str) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if value == "":
-        return None
-    if len(value) != 2 or not value.isdigit():
-        raise ValueError(f"{field} must be a 2-digit Brazilian area code (DDD), got {clip(repr(value))}")
-    if value not in VALID_DDDS:
-        raise ValueError(f"{field} {clip(repr(value))} is not a Brazilian area code (DDD) in use")
-    return value
-
-
-# --- configuration ---------------------------------------------------------------------------
-
-
-class CallerIdRules(BaseModel):
-    """How one PBX / trunk presents caller IDs."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    default_ddd: str | None = None
-    extension_max_digits: int = Field(default=5, ge=0, le=7)
-    international_with_csp: bool = False
-    rewrites: tuple[tuple[str, str], ...] = ()
-
-    @field_validator("default_ddd")
-    @classmethod
-    def _valid_ddd(cls, value: str | None) -> str | None:
-        return check_ddd(value, "default_ddd")
-
-    @field_validator("rewrites")
-    @classmethod
-    def _valid_rewrites(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-        for pattern, replacement in value:
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"rewrite pattern {clip(repr(pattern))} does not compile: {exc}") from None
-            try:
-                compiled.sub(replacement, "")  # Python checks the replacement template eagerly
-            except (re.error, IndexError) as exc:
-                raise ValueError(
-                    f"rewrite replacement {clip(repr(replacement))} for pattern {clip(repr(pattern))} is invalid: {exc}"
-                ) from None
-        return value
-
-
-class DialRules(BaseModel):
-    """What one PBX wants to be dialled (outbound direction)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    site_ddd: str | None = None
-    external_prefix: str = Field(default="", pattern=r"^[0-9]{0,4}$")
-    trunk_prefix: bool = True
-    carrier_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]$")
-    local_without_ddd: bool = True
-    e164: bool = False  # True: dial exactly the E.164 string, no prefixes at all
-    international_prefix: str = Field(default="00", pattern=r"^[0-9]{1,4}$")
-
-    @field_validator("site_ddd")
-    @classmethod
-    def _valid_ddd(cls, value: str | None) -> str | None:
-        return check_ddd(value, "site_ddd")
 
 
 _DEFAULT_RULES = CallerIdRules()
@@ -371,7 +283,7 @@ def _trunk_zero(raw: str, digits: str, steps: list[str]) -> NormalizedNumber:
 
 def _local(raw: str, digits: str, default_ddd: str | None, steps: list[str]) -> NormalizedNumber:
     """8/9 digits: a national single number (4004-xxxx) or a local number missing its DDD."""
-    if len(digits) == 8 and _BR_SHARED_COST.fullmatch(digits):
+    if len(digits) == 8 and _br()["shared_cost"].fullmatch(digits):
         steps.append("non-geographic")
         return _brazilian(raw, digits, steps)
     if default_ddd is None:
@@ -414,18 +326,19 @@ def _international(raw: str, digits: str, steps: list[str]) -> NormalizedNumber:
         return _brazilian(raw, nsn, steps)
     if not digits:
         raise _Reject("contains no digits")
+    pn = _lib()
     try:
-        parsed = phonenumbers.parse("+" + digits)
-    except phonenumbers.NumberParseException:
+        parsed = pn.parse("+" + digits)
+    except pn.NumberParseException:
         raise _Reject(f"unknown country code in +{digits}") from None
-    if not phonenumbers.is_valid_number(parsed):
-        region = phonenumbers.region_code_for_number(parsed)
+    if not pn.is_valid_number(parsed):
+        region = pn.region_code_for_number(parsed)
         where = f"+{parsed.country_code}"
         if region and region != "ZZ":
             where += f" ({region})"
         raise _Reject(f"not a valid number for country code {where}")
-    number_type = _TYPE_MAP.get(phonenumbers.number_type(parsed), NumberType.OTHER)
-    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    number_type = _br()["types"].get(pn.number_type(parsed), NumberType.OTHER)
+    e164 = pn.format_number(parsed, pn.PhoneNumberFormat.E164)
     return NormalizedNumber(raw, NumberKind.PHONE, e164, number_type, None, "+".join(steps))
 
 
@@ -449,16 +362,17 @@ def _brazilian(raw: str, nsn: str, steps: list[str]) -> NormalizedNumber:
 
 def _classify_br(nsn: str) -> NumberType | None:
     """NumberType of a BR national number, None if phonenumbers considers it invalid."""
-    if _BR_MOBILE.fullmatch(nsn):
+    if _br()["mobile"].fullmatch(nsn):
         return NumberType.MOBILE
-    if _BR_FIXED.fullmatch(nsn):
+    if _br()["fixed"].fullmatch(nsn):
         return NumberType.FIXED
     if not nsn or len(nsn) > 13 or nsn[0] == "0":
         return None
-    found = phonenumbers.number_type(PhoneNumber(country_code=55, national_number=int(nsn)))
-    if found == PhoneNumberType.UNKNOWN:
+    pn = _lib()
+    found = pn.number_type(pn.PhoneNumber(country_code=55, national_number=int(nsn)))
+    if found == pn.PhoneNumberType.UNKNOWN:
         return None
-    return _TYPE_MAP.get(found, NumberType.OTHER)
+    return _br()["types"].get(found, NumberType.OTHER)
 
 
 def normalize_phone(
@@ -503,13 +417,14 @@ def display(e164: str) -> str:
         nsn = e164[3:]
         if nsn[:2] in VALID_DDDS and len(nsn) in (10, 11):
             return f"({nsn[:2]}) {nsn[2:-4]}-{nsn[-4:]}"
+    pn = _lib()
     try:
-        parsed = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
+        parsed = pn.parse(e164)
+    except pn.NumberParseException:
         return e164
     national = parsed.country_code == 55
-    style = PhoneNumberFormat.NATIONAL if national else PhoneNumberFormat.INTERNATIONAL
-    return phonenumbers.format_number(parsed, style)
+    style = pn.PhoneNumberFormat.NATIONAL if national else pn.PhoneNumberFormat.INTERNATIONAL
+    return pn.format_number(parsed, style)
 
 
 def display_raw(

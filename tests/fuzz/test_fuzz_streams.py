@@ -16,7 +16,7 @@ from tui_caa.pbx.asterisk.packets import PacketReader, encode_action
 from tui_caa.pbx.base import PbxError
 from tui_caa.pbx.digitro.sse import OversizedEvent, SseParser
 from tui_caa.pbx.limits import LineTooLong, capped_lines
-from tui_caa.protocol.wire import WireError
+from tui_caa.protocol.link_errors import WireError
 from tui_caa.remote.sse import server_events
 
 CAP = 64  # small caps, so arbitrary input breaks them often

@@ -8,7 +8,7 @@ import asyncio
 import sys
 
 from tui_caa.config import Settings
-from tui_caa.domain import DomainError, InvalidInput
+from tui_caa.domain import InvalidInput
 from tui_caa.protocol.principal import Role
 
 CLOSE_TIMEOUT = 5.0
@@ -50,29 +50,19 @@ async def _remote_console(args: argparse.Namespace, settings: Settings, gateway:
 
 async def _console(args: argparse.Namespace, settings: Settings) -> int:
     from tui_caa import locations
-    from tui_caa.commands.db import open_demo_ready_store
-    from tui_caa.gateway.embedded import start_embedded
-    from tui_caa.ui.app import CaaApp
+    from tui_caa.commands.embedded_console import EmbeddedConsole
 
-    role = Role(getattr(args, "role", None) or settings.role)
-    store, created = await open_demo_ready_store(settings)
-    if created:
-        print("tui-caa: first start: demo CRM created", file=sys.stderr)
+    console = EmbeddedConsole(settings, role=Role(getattr(args, "role", None) or settings.role),
+                              extension=getattr(args, "extension", None) or settings.extension,
+                              theme_name=getattr(args, "theme", None) or settings.theme,
+                              theme_dirs=(locations.user_themes_dir(),), keymap=settings.keymap)
     try:
-        embedded = await start_embedded(store, settings, role=role,
-                                        extension=getattr(args, "extension", None) or settings.extension)
-    except DomainError:
-        await store.close()
-        raise
-    app = CaaApp(embedded.session, role=role, simulated=embedded.simulated,
-                 theme_name=getattr(args, "theme", None) or settings.theme,
-                 theme_dirs=(locations.user_themes_dir(),), keymap=settings.keymap,
-                 clock=embedded.gateway.clock)
-    try:
-        await app.run_async(mouse=not getattr(args, "no_mouse", False))
+        await console.app.run_async(mouse=not getattr(args, "no_mouse", False))
     finally:
-        try:  # a query cut short by the exit must not keep the process alive
-            await asyncio.wait_for(embedded.close(), CLOSE_TIMEOUT)
-        except TimeoutError:
+        if not await console.close(CLOSE_TIMEOUT):
             print("tui-caa: closing took too long; exiting anyway", file=sys.stderr)
-    return app.return_code or 0
+    if console.created:
+        print("tui-caa: first start: demo CRM created", file=sys.stderr)
+    if console.failure is not None:
+        raise console.failure  # a DomainError is printed by cli.main, as before the console existed
+    return console.app.return_code or 0

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from tui_caa.domain.crm import Record
+from tui_caa.domain.roles import Role
 
 LOGIN_PATTERN = re.compile(r"[a-z0-9._@-]{2,64}")
 AUDIT_DETAIL_MAX = 500
 _AUDIT_FIELD_MAX = 64  # login and address columns of the audit table
 _AUDIT_KIND = re.compile(r"[a-z_]{1,32}")
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
 
 
 def normalize_login(login: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui_caa.domain.accounts import Role
 from tui_caa.domain.errors import NotAllowed, Reconnecting
+from tui_caa.domain.roles import Role
 
 __all__ = ["NotAllowed", "Principal", "Reconnecting", "Role"]  # Role lives in the domain; re-exported
 

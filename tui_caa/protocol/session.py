@@ -8,29 +8,31 @@ on its own extension, a supervisor on everything it may watch."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from tui_caa.domain import (
-    Appointment,
-    CallRecord,
-    Contact,
-    Customer,
-    CustomerSaved,
-    HistoryCursor,
-    HistoryFilter,
-    HistoryPage,
-    LifecycleEntry,
-    PhoneChange,
-    PhoneLookup,
-    PhoneSlot,
-    Seller,
-    TrafficSource,
-    Vehicle,
-)
-from tui_caa.domain.telephony import Capability
-from tui_caa.phones import CallerIdRules
-from tui_caa.protocol.messages import GatewayMessage
 from tui_caa.protocol.principal import Principal
+
+if TYPE_CHECKING:  # annotations only: a console's first frame does not wait for the CRM's models
+    from tui_caa.domain import (
+        Appointment,
+        CallRecord,
+        Contact,
+        Customer,
+        CustomerSaved,
+        HistoryCursor,
+        HistoryFilter,
+        HistoryPage,
+        LifecycleEntry,
+        PhoneChange,
+        PhoneLookup,
+        PhoneSlot,
+        Seller,
+        TrafficSource,
+        Vehicle,
+    )
+    from tui_caa.domain.telephony import Capability
+    from tui_caa.phones import CallerIdRules
+    from tui_caa.protocol.messages import GatewayMessage
 
 
 class Session(Protocol):

@@ -22,6 +22,7 @@ from tui_caa.domain.errors import (
     Unsupported,
 )
 from tui_caa.domain.events import PbxEvent
+from tui_caa.protocol.link_errors import GatewayUnreachable, TooManyAttempts, Unauthorized, WireError
 from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayMessage,
@@ -32,27 +33,6 @@ from tui_caa.protocol.messages import (
     StateSnapshot,
     Synced,
 )
-
-
-class WireError(DomainError):
-    """A message or reply that is not what the protocol says (a bug or a foreign server)."""
-
-
-class Unauthorized(DomainError):
-    """No valid login: the token is missing, expired, revoked, or the account was disabled."""
-
-
-class GatewayUnreachable(DomainError):
-    """The console cannot reach its gateway: the command was not sent."""
-
-
-class GatewayUnanswered(GatewayUnreachable):
-    """The command was sent but no reply came: it may have been carried out (never re-sent)."""
-
-
-class TooManyAttempts(DomainError):
-    """Too many failed logins from this login or address: wait before trying again."""
-
 
 # ---- messages ----
 

@@ -39,17 +39,11 @@ from tui_caa.domain.errors import DomainError
 from tui_caa.domain.telephony import Capability
 from tui_caa.phones import CallerIdRules
 from tui_caa.protocol.api import API_PREFIX_V1, OPERATIONS, Credentials, LoginReply, SessionInfo
+from tui_caa.protocol.link_errors import GatewayUnanswered, GatewayUnreachable, Unauthorized, WireError
 from tui_caa.protocol.messages import GatewayMessage, LinkState, LinkStatus, Synced
 from tui_caa.protocol.principal import NotAllowed, Principal, Role
 from tui_caa.protocol.session import Session
-from tui_caa.protocol.wire import (
-    GatewayUnanswered,
-    GatewayUnreachable,
-    Unauthorized,
-    WireError,
-    decode_message,
-    error_from_dict,
-)
+from tui_caa.protocol.wire import decode_message, error_from_dict
 from tui_caa.remote.sse import server_events
 
 log = logging.getLogger(__name__)

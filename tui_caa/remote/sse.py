@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-from tui_caa.protocol.wire import WireError
+from tui_caa.protocol.link_errors import WireError
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024  # a supervisor's snapshot of a large site with its screen pops
 

@@ -21,8 +21,9 @@ from tui_caa.domain.errors import InvalidCredentials
 from tui_caa.gateway.hub import Subscription
 from tui_caa.gateway.service import Gateway
 from tui_caa.protocol.api import API_PREFIX_V1, MAX_BODY_BYTES, OPERATIONS, Credentials, LoginReply, Operation
+from tui_caa.protocol.link_errors import Unauthorized
 from tui_caa.protocol.messages import GatewayMessage, LinkState, Synced
-from tui_caa.protocol.wire import ERROR_STATUS, Unauthorized, encode_message, error_kind, error_to_dict
+from tui_caa.protocol.wire import ERROR_STATUS, encode_message, error_kind, error_to_dict
 from tui_caa.server.auth import Authenticator, Console
 from tui_caa.server.metrics import CONTENT_TYPE, GatewayMetrics
 

@@ -22,8 +22,8 @@ from tui_caa.domain.errors import InvalidCredentials, SessionExpired
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
 from tui_caa.protocol.api import SessionInfo
+from tui_caa.protocol.link_errors import TooManyAttempts, Unauthorized
 from tui_caa.protocol.principal import Principal
-from tui_caa.protocol.wire import TooManyAttempts, Unauthorized
 
 # how long a checked token is trusted before the CRM is asked again (a revoked or disabled account
 # loses access within this time; 500 consoles cost the CRM ~17 token reads a second)

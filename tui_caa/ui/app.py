@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App
@@ -14,17 +14,21 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.theme import Theme
 
+from tui_caa import phones
 from tui_caa.clock import Clock, SystemClock
-from tui_caa.domain import Customer, DomainError
-from tui_caa.protocol.api import SessionInfo
+from tui_caa.domain.errors import DomainError
+from tui_caa.protocol.link_errors import Unauthorized
 from tui_caa.protocol.principal import Role
 from tui_caa.protocol.session import Session
-from tui_caa.protocol.wire import Unauthorized
 from tui_caa.ui.call_actions import CALL_BINDINGS, CallActions
 from tui_caa.ui.errors import readable
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import ConsoleModel
 from tui_caa.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes, shipped_themes_dir
+
+if TYPE_CHECKING:
+    from tui_caa.domain import Customer
+    from tui_caa.protocol.api import SessionInfo
 
 T = Catalog({
     "help": ("Ajuda", "Help"),
@@ -93,17 +97,23 @@ class CaaApp(CallActions, App[None]):
         self.needs_login = getattr(session, "logged_in", True) is False
         self.remembered_login = remembered_login
         self.model = ConsoleModel(extension=None if self.needs_login else session.principal.extension)
+        # the embedded default: on screen first, its CRM and gateway opened behind the first frame
+        self.model.loading = getattr(session, "opening", False) is True
         self.console_changed: Signal[set[str]] = Signal(self, "console-changed")
         self._theme_name = theme_name
         self._theme_dirs = theme_dirs
         self.keymap = keymap or {}
+        # before the stylesheet is first parsed: a theme set on mount would parse it all again
+        self._theme_problems = self._install_themes()
 
     # ---- start ----
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        self._install_themes()
+        self.call_after_refresh(phones.preload)  # after the first frame, before the first call
+        for problem in self._theme_problems:
+            self.notify(problem, title=T("theme_problem"), severity="error", timeout=15)
         if self.keymap:
             self._apply_keymap()
         if hasattr(self.session, "on_session_ended"):  # a remote console: any request may learn it
@@ -116,6 +126,8 @@ class CaaApp(CallActions, App[None]):
     def _begin(self) -> None:
         self.pump_messages()
         self.switch_mode("monitor" if self.role is Role.SUPERVISOR else "agent")
+        if self.model.loading:  # after the first frame: opening the store blocks the loop for a while
+            self.call_after_refresh(self.session.start_opening)  # type: ignore[attr-defined]
 
     # ---- a remote console's login ----
     def show_login(self, *, expired: bool = False) -> None:
@@ -143,22 +155,23 @@ class CaaApp(CallActions, App[None]):
         else:
             self.pump_messages()  # the stream ended with the session: open it again (a fresh snapshot)
 
-    def _install_themes(self) -> None:
+    def _install_themes(self) -> list[str]:
+        """Registers the shipped and the user's themes and selects the configured one; returns
+        what was wrong with them, to be shown once the console is on screen."""
         loaded = load_themes(shipped_themes_dir(), *self._theme_dirs)
+        problems = list(loaded.problems)
         for theme in loaded.themes.values():
             self.register_theme(theme)
         for name in ("ansi-dark", "ansi-light"):  # they ignore the state colours
             self.unregister_theme(name)
-        for problem in loaded.problems:
-            self.notify(problem, title=T("theme_problem"), severity="error", timeout=15)
         if self._theme_name not in self.available_themes:
             known = ", ".join(sorted(loaded.themes))
-            self.notify(T("unknown_theme", name=self._theme_name, default=DEFAULT_THEME, known=known),
-                        title=T("theme_problem"), severity="error", timeout=15)
+            problems.append(T("unknown_theme", name=self._theme_name, default=DEFAULT_THEME, known=known))
             self._theme_name = DEFAULT_THEME
         if self._theme_name not in self.available_themes:  # the shipped files are missing
             self.register_theme(Theme(name=DEFAULT_THEME, primary="#3B8EEA", variables=dict(VARIABLE_DEFAULTS)))
         self.theme = self._theme_name
+        return problems
 
     def _apply_keymap(self) -> None:
         from tui_caa.ui.screens.help import all_bindings
@@ -176,6 +189,8 @@ class CaaApp(CallActions, App[None]):
     # ---- the gateway ----
     @work(exclusive=True, group="gateway", exit_on_error=False, description="gateway messages")
     async def pump_messages(self) -> None:
+        if self.model.loading and not await self._opened():
+            return
         try:
             async for message in self.session.messages():
                 changes = self.model.apply(message)
@@ -185,6 +200,17 @@ class CaaApp(CallActions, App[None]):
                     self.notify_missed()
         except Unauthorized:
             pass  # the login screen is on its way (the session said it ended); a new login restarts this
+
+    async def _opened(self) -> bool:
+        """Waits for the embedded session; who it is (seller, extension) comes with it."""
+        try:
+            await self.session.opened()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - whoever opens it reports the failure and ends the console
+            return False
+        self.model.extension = self.session.principal.extension
+        self.model.loading = False
+        self.console_changed.publish({"link", "mine"})
+        return True
 
     def refresh_console(self) -> None:
         """Asks every widget to redraw from the model (a screen that mounted after the first

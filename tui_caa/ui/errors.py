@@ -14,7 +14,7 @@ from tui_caa.domain.errors import (
     Reconnecting,
     Unsupported,
 )
-from tui_caa.protocol.wire import GatewayUnanswered, GatewayUnreachable, TooManyAttempts, Unauthorized, WireError
+from tui_caa.protocol.link_errors import GatewayUnanswered, GatewayUnreachable, TooManyAttempts, Unauthorized, WireError
 from tui_caa.ui.i18n import Catalog, current_language
 
 T = Catalog({

@@ -62,6 +62,7 @@ class MissedCall:
 @dataclass
 class ConsoleModel:
     extension: str | None = None  # the console's own extension
+    loading: bool = False  # the embedded default's CRM and gateway are still being opened
     link: LinkState = LinkState.DOWN
     link_reason: str = ""
     problems: tuple[str, ...] = ()  # what keeps the gateway from working (shown on the banner)

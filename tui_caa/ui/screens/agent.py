@@ -44,16 +44,13 @@ class AgentScreen(Screen[None]):
         super().__init__(id="agent")
 
     def compose(self) -> ComposeResult:
-        from tui_caa.ui.screens.history import HistoryView
-
         yield StatusBanner(id="banner")
         yield DialBar(id="dial")
         yield CallPanel(id="call")
         with TabbedContent(initial="caller-tab"):
             with TabPane(T("caller_tab"), id="caller-tab"):
                 yield CallerPanel(id="caller")
-            with TabPane(T("history_tab"), id="history-tab"):
-                yield HistoryView(id="history")
+            yield TabPane(T("history_tab"), id="history-tab")  # its view is built when first shown
         yield Footer()
 
     def on_mount(self) -> None:
@@ -123,9 +120,14 @@ class AgentScreen(Screen[None]):
         tabs.active = "history-tab" if tabs.active == "caller-tab" else "caller-tab"
 
     @on(TabbedContent.TabActivated)
-    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "history-tab":
-            history = self.query_one("#history")
-            refresh = getattr(history, "refresh_history", None)
-            if refresh:
-                refresh()
+    async def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id != "history-tab":
+            return
+        from tui_caa.ui.screens.history import HistoryView
+
+        if not event.pane.children:
+            # built when first shown, not before the console's first frame (issue 16); it loads
+            # its first page when mounted
+            await event.pane.mount(HistoryView(id="history"))
+            return
+        self.query_one("#history", HistoryView).refresh_history()

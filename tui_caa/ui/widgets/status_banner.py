@@ -14,6 +14,7 @@ T = Catalog({
     "no_extension": ("sem ramal", "no extension"),
     "simulator": ("SIMULADOR", "SIMULATOR"),
     "supervisor": ("supervisor", "supervisor"),
+    "loading": ("carregando…", "loading…"),
     "problem": ("⚠ serviço de integração com problema", "⚠ integration service problem"),
 })
 
@@ -40,6 +41,9 @@ class StatusBanner(Static):
         model = app.model  # type: ignore[attr-defined]
         session = app.session  # type: ignore[attr-defined]
         text = Text()
+        if model.loading:  # no extension, link or call to speak of yet: not "PBX down"
+            text.append(T("loading"), style=_variable(app, "link-reconnecting"))
+            return self._tail(app, text)
         name = session.principal.name or ""
         if name:
             text.append(name, style="bold")
@@ -61,6 +65,10 @@ class StatusBanner(Static):
         if call is not None:
             since = call.answered_at or call.started_at
             text.append(f"  ·  {labels.duration(app.clock.now() - since)}", style="bold")  # type: ignore[attr-defined]
+        return self._tail(app, text)
+
+    @staticmethod
+    def _tail(app: object, text: Text) -> Text:
         if getattr(app, "role", None) == "supervisor":
             text.append(f"  ·  {T('supervisor')}")
         if getattr(app, "simulated", False):

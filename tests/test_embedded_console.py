@@ -1,0 +1,53 @@
+"""The embedded default is on screen before its CRM and gateway (issue 16): the first frame shows the
+agent screen with "carregando…", then the store (the demo, on a first start), the gateway and the
+session arrive and the banner shows the seller, the extension and the link."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tui_caa.commands.embedded_console import EmbeddedConsole
+from tui_caa.config import DatabaseSettings, Settings
+from tui_caa.protocol.principal import Role
+from tui_caa.ui import i18n
+from tui_caa.ui.widgets.status_banner import StatusBanner
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the demo's site key
+    i18n.set_language("pt_BR")
+    return Settings(database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"))
+
+
+async def test_first_frame_says_loading_then_the_demo_and_the_gateway_arrive(settings: Settings) -> None:
+    console = EmbeddedConsole(settings, role=Role.AGENT, extension=None)
+    app = console.app
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            banner = app.screen.query_one(StatusBanner)
+            assert type(app.screen).__name__ == "AgentScreen"
+            assert console.embedded is None and "carregando…" in banner.banner_text().plain
+            for _ in range(600):  # the demo CRM is made on this first start: a few seconds
+                if not app.model.loading and app.model.link.value == "connected":
+                    break
+                await pilot.pause(0.05)
+            text = banner.banner_text().plain
+            assert "carregando" not in text and "ramal 1001" in text and "SIMULADOR" in text
+            assert console.created and app.session.principal.extension == "1001"
+    finally:
+        assert await console.close(5)
+
+
+async def test_a_failed_opening_ends_the_console_and_is_raised_after(settings: Settings) -> None:
+    console = EmbeddedConsole(settings, role=Role.AGENT, extension="9999")
+    async with console.app.run_test() as pilot:
+        for _ in range(600):
+            if console.failure is not None:
+                break
+            await pilot.pause(0.05)
+        await asyncio.sleep(0)
+    assert console.app.return_code == 1
+    assert "no seller has extension 9999" in str(console.failure)
+    assert await console.close(5)

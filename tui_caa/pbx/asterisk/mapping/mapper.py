@@ -1,201 +1,37 @@
-"""AMI events → domain events (`PbxEvent`s). Pure: no I/O, no asyncio, no clock of its own.
-
-`AmiMapper.feed(packet)` keeps a small model of the PBX and returns what the packet means for the
-extensions:
-
-- channels are keyed by `Uniqueid`, calls by `Linkedid` (Uniqueid of the call's first channel, kept
-  by Asterisk through transfers): the `call_id` of every call event is the Linkedid;
-- a channel belongs to an extension when its name matches `MapperConfig.channel_pattern`
-  (`PJSIP/1001-00000001` → 1001); `Local/…;1`/`;2` halves never belong to one, and a `;2` half
-  dialling a phone is traced back through its `;1` half to whoever dialled the Local channel;
-- direction: the call is inbound when its first channel is in a trunk context or is not an
-  extension's channel; otherwise an extension started it, and each extension leg is outbound when
-  it dials a non-extension and internal between extensions;
-- an extension's leg ("leg" = its channel in the call) gets CallRinging when it starts ringing
-  (DialBegin to it or Newstate Ringing, whichever comes first; not for the call's own first channel,
-  e.g. the phone rung by a click-to-call Originate), CallDialing when it dials out, CallAnswered on
-  DialEnd ANSWER (either side) or when it shares a bridge with another channel, CallHeld /
-  CallResumed on Hold / Unhold of its channel, CallConsulting when its channel (on hold) joins the
-  consultation bridge an `Atxfer` builds with the target's `Local/…;1` channel, CallTransferred on
-  BlindTransfer / AttendedTransfer where it is the transferer (or when the driver redirected the
-  other party and hangs this channel up), CallParked when the call it parked shows in ParkedCall,
-  and CallEnded when its channel hangs up; an extension's channel that never rang nor dialled but
-  joins a bridge with someone (it picked up a parked or ringing call) gets its leg there, answered;
-- a dial (`Originate`) the driver announced with `expect_originate` is CallDialing as soon as its
-  channel appears (the agent's phone picking up is not the answer: the number's is); one that fails
-  (`OriginateResponse: Failure`, the agent's phone never answered) ends with CallEnded for the
-  extension, with the ChannelId as call id, even when no channel event came;
-- extension states come from DeviceStateChange (`Device: PJSIP/1001`) and ExtensionStatus, and are
-  only reported when they change.
-
-Speed: this runs for every AMI event (> 150k/s under load), so `feed` is one dict lookup on the
-event name; VarSet is dropped unless its variable is one we use; everything else (Newexten, RTCP,
-QueueMemberStatus, Cdr…) costs a failed lookup.
-"""
+"""`AmiMapper`: AMI events in, domain events out (see the package's docstring for what it means)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tui_caa.domain.events import (
     CallAnswered,
-    CallConsulting,
     CallDialing,
     CallEnded,
-    CallHeld,
-    CallParked,
-    CallResumed,
     CallRinging,
     CallTransferred,
-    ExtensionStateChanged,
     PbxEvent,
 )
 from tui_caa.domain.telephony import Direction, Disposition, ExtensionState
+from tui_caa.pbx.asterisk.mapping.model import (
+    DIAL_FAILURES,
+    ORIGINATE_FAILURES,
+    Call,
+    Channel,
+    MapperConfig,
+    PendingDial,
+    dialed_number,
+    num,
+)
+from tui_caa.pbx.asterisk.mapping.resync import load_active_channels
+from tui_caa.pbx.asterisk.mapping.states import ExtensionStateMixin
+from tui_caa.pbx.asterisk.mapping.transfers import TransferMixin
 from tui_caa.pbx.asterisk.packets import Packet
-from tui_caa.pbx.options.asterisk import DEFAULT_CHANNEL_PATTERN, DEFAULT_DEVICE_PATTERN, DEFAULT_TRUNK_CONTEXTS
-
-HANDLED_EVENTS = frozenset({
-    "Newchannel", "Newstate", "VarSet", "NewCallerid", "MixMonitorStart", "DialBegin", "DialEnd", "BridgeEnter",
-    "BridgeLeave", "Hold", "Unhold", "BlindTransfer", "AttendedTransfer", "HangupRequest", "SoftHangupRequest",
-    "Hangup", "OriginateResponse", "ParkedCall", "UnParkedCall", "ParkedCallTimeOut", "ParkedCallGiveUp",
-    "DeviceStateChange", "ExtensionStatus",
-})
-
-_UNKNOWN_NUMBERS = frozenset({"", "<unknown>", "s"})
-
-DEVICE_STATES: dict[str, ExtensionState] = {
-    "NOT_INUSE": ExtensionState.IDLE,
-    "INUSE": ExtensionState.IN_CALL,
-    "BUSY": ExtensionState.IN_CALL,
-    "RINGING": ExtensionState.RINGING,
-    "RINGINUSE": ExtensionState.IN_CALL,
-    "ONHOLD": ExtensionState.ON_HOLD,
-    "UNAVAILABLE": ExtensionState.OFFLINE,
-    "INVALID": ExtensionState.OFFLINE,
-    "UNKNOWN": ExtensionState.UNKNOWN,
-}
-
-# ExtensionStatus Status (hint state bit mask, include/asterisk/pbx.h)
-HINT_STATES: dict[str, ExtensionState] = {
-    "-2": ExtensionState.UNKNOWN,  # extension removed
-    "-1": ExtensionState.UNKNOWN,  # no hint / hint removed
-    "0": ExtensionState.IDLE,
-    "1": ExtensionState.IN_CALL,
-    "2": ExtensionState.IN_CALL,  # busy
-    "4": ExtensionState.OFFLINE,  # unavailable
-    "8": ExtensionState.RINGING,
-    "9": ExtensionState.IN_CALL,  # in use & ringing (call waiting)
-    "16": ExtensionState.ON_HOLD,
-    "17": ExtensionState.ON_HOLD,  # in use & on hold
-}
-
-_DIAL_FAILURES: dict[str, Disposition] = {
-    "BUSY": Disposition.BUSY,
-    "CHANUNAVAIL": Disposition.FAILED,
-    "CONGESTION": Disposition.FAILED,
-    "NOANSWER": Disposition.NO_ANSWER,
-}
 
 
-# OriginateResponse Reason (AST_CONTROL_* of the first channel): why the agent's phone did not answer
-_ORIGINATE_FAILURES: dict[str, Disposition] = {
-    "0": Disposition.FAILED,  # no such channel / unavailable
-    "1": Disposition.NO_ANSWER,  # hung up (declined) before answering
-    "3": Disposition.NO_ANSWER,  # rang until the Originate timeout
-    "5": Disposition.BUSY,
-    "8": Disposition.FAILED,  # congestion
-}
-
-
-@dataclass(slots=True)
-class PendingDial:
-    """A dial the driver sent as `Originate`, until its OriginateResponse."""
-
-    channel_id: str
-    extension: str
-    number: str
-    direction: Direction
-    channel: str  # the Originate's Channel header, e.g. PJSIP/1001
-    announced: bool = False  # its channel showed up: the channel events end the leg
-
-
-@dataclass(frozen=True, slots=True)
-class MapperConfig:
-    channel_pattern: str = DEFAULT_CHANNEL_PATTERN  # must have a named group `ext`
-    device_pattern: str = DEFAULT_DEVICE_PATTERN  # DeviceStateChange `Device`, group `ext`
-    trunk_contexts: tuple[str, ...] = DEFAULT_TRUNK_CONTEXTS
-    did_variable: str = "FROM_DID"
-    known_extensions: frozenset[str] | None = None  # None: every channel matching the pattern
-    recording_variable: str = "MIXMONITOR_FILENAME"
-
-
-@dataclass(slots=True)
-class Channel:
-    uniqueid: str
-    name: str
-    linkedid: str
-    ext: str | None
-    caller_num: str = ""
-    dialer: str | None = None  # Uniqueid of the channel that dialled this one
-    originated: bool = False  # dialled by an Originate (DialBegin without a calling channel)
-    hangup_requested: bool = False
-    recording: str | None = None
-    # the extension's leg (only when ext is set)
-    announced: bool = False
-    direction: Direction | None = None
-    number: str | None = None
-    answered: bool = False
-    held: bool = False
-    done: bool = False
-    in_status: str | None = None  # DialEnd status of the dial that reached this channel
-    out_status: str | None = None  # DialEnd status of this channel's own dial
-    caller_gone: bool = False  # whoever dialled us hung up before the dial ended
-    bridge: str | None = None
-    consulting: bool = False  # in an Atxfer consultation bridge
-    consult_unheld: bool = False  # an Unhold (→ CallResumed) came during the consultation
-    transfer_target: str | None = None  # the driver redirected the other party here (Redirect transfer)
-    started_at: datetime | None = None  # when the leg was announced (or, after a resync, created)
-    answered_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class _Call:
-    linkedid: str
-    inbound: bool
-    number: str | None = None  # for inbound: the caller
-    ddr: str | None = None
-    recording: str | None = None
-    channels: set[str] = field(default_factory=set)
-
-
-# events the client itself must see even though no mapping needs them
-_CLIENT_EVENTS = frozenset({"FullyBooted", "Shutdown"})
-
-
-def event_filter(config: MapperConfig | None = None) -> Callable[[str], bool]:
-    """For `PacketReader(skip_event=…)`: True for an event packet that no mapping reads and no list
-    action collects, judged on its raw text (its first line is `Event: <name>`)."""
-    handled = HANDLED_EVENTS | _CLIENT_EVENTS
-    did = (config or MapperConfig()).did_variable.lstrip("_")
-    wanted_vars = tuple(f"\r\nVariable: {name}\r\n" for name in
-                        (did, "_" + did, "__" + did, (config or MapperConfig()).recording_variable))
-
-    def skip(text: str) -> bool:
-        end = text.find("\r\n")
-        name = text[7:end] if end > 0 else text[7:]
-        if name == "VarSet":
-            return not any(var in text for var in wanted_vars)
-        if name in handled:
-            return False
-        return "\r\nActionID: " not in text  # items of a list action belong to the client
-
-    return skip
-
-
-class AmiMapper:
+class AmiMapper(TransferMixin, ExtensionStateMixin):
     def __init__(self, config: MapperConfig | None = None) -> None:
         self.config = config = config or MapperConfig()
         self._chan_re = re.compile(config.channel_pattern)
@@ -207,7 +43,7 @@ class AmiMapper:
         self._varset_vars = self._did_vars | {self._rec_var}
         self._known = config.known_extensions
         self.channels: dict[str, Channel] = {}
-        self.calls: dict[str, _Call] = {}
+        self.calls: dict[str, Call] = {}
         self.bridges: dict[str, set[str]] = {}
         self.extension_states: dict[str, ExtensionState] = {}
         self.pending_dials: dict[str, PendingDial] = {}  # by ChannelId
@@ -262,13 +98,6 @@ class AmiMapper:
         """The driver sent this Originate: its failure must still end the call for the extension."""
         self.pending_dials[dial.channel_id] = dial
 
-    def expect_redirect_transfer(self, uniqueid: str, target: str) -> None:
-        """The driver moved the other party of this channel to `target` with Redirect and now hangs
-        the channel up: its end is a transfer, not a plain hang-up."""
-        chan = self.channels.get(uniqueid)
-        if chan is not None:
-            chan.transfer_target = target
-
     def peers(self, chan: Channel) -> list[Channel]:
         """The other channels in the bridge of `chan` (the other party; in a consultation, the target)."""
         members = self.bridges.get(chan.bridge or "", ())
@@ -293,55 +122,8 @@ class AmiMapper:
         return self._now or datetime.now(UTC)
 
     def load_active_channels(self, items: list[Packet]) -> None:
-        """The calls under way after a (re)connect, from `CoreShowChannels` items: each extension's
-        leg is known at once (direction, other party, answered), without replaying any event."""
-        items = [p for p in items if p.get("Event") == "CoreShowChannel" and p.get("Uniqueid")]
-        # the call's first channel (Uniqueid == Linkedid) decides its direction: feed those first
-        items.sort(key=lambda p: p.get("Uniqueid") != p.get("Linkedid"))
-        firsts = {p["Uniqueid"]: p for p in items if p.get("Uniqueid") == p.get("Linkedid")}
-        for p in items:
-            chan = self._channel(p)
-            if chan is None or chan.ext is None:
-                continue
-            uid, linkedid = p["Uniqueid"], p.get("Linkedid") or p["Uniqueid"]
-            connected = p.get("ConnectedLineNum", "")
-            number = connected if connected and connected not in ("<unknown>", "s") else None
-            ext_like = number is not None and self._extension_of_number(number)
-            if uid == linkedid:  # the extension started this call
-                if number is None or number == chan.ext:  # an Originate: connected to itself, or unknown
-                    number = _dialled_number(p, items, chan.ext)
-                    ext_like = number is not None and self._extension_of_number(number)
-                direction = Direction.INTERNAL if ext_like else Direction.OUTBOUND
-            else:
-                first = firsts.get(linkedid)
-                if first is not None:
-                    inbound = (first.get("Context", "") in self.config.trunk_contexts
-                               or self._extension_of(first.get("Channel", "")) is None)
-                else:
-                    inbound = not ext_like
-                direction = Direction.INBOUND if inbound else Direction.INTERNAL
-                chan.dialer = linkedid if linkedid in self.channels else None
-            chan.announced = True
-            chan.direction = direction
-            chan.number = number
-            chan.answered = p.get("ChannelStateDesc") == "Up"
-            chan.started_at = _started(p, self._at())
-            bridge = p.get("BridgeId")
-            if bridge:
-                chan.bridge = bridge
-                self.bridges.setdefault(bridge, set()).add(uid)
-        # answered: not reported; best estimate = when the call's latest channel that is Up was
-        # created (the answering leg is created when the dial to it begins, so no earlier than that)
-        latest: dict[str, datetime] = {}
-        for p in items:
-            if p.get("ChannelStateDesc") == "Up":
-                at = _started(p, self._at())
-                linkedid = p.get("Linkedid") or p["Uniqueid"]
-                if linkedid not in latest or at > latest[linkedid]:
-                    latest[linkedid] = at
-        for chan in self.channels.values():
-            if chan.answered and chan.linkedid in latest:
-                chan.answered_at = max(latest[chan.linkedid], chan.started_at or latest[chan.linkedid])
+        """The calls under way after a (re)connect (see `resync`)."""
+        load_active_channels(self, items)
 
     def _extension_of(self, name: str) -> str | None:
         if name.startswith("Local/"):
@@ -379,16 +161,16 @@ class AmiMapper:
         if call is None:
             # the first channel of the call decides its direction
             inbound = context in self._trunk or ext is None
-            call = _Call(linkedid=linkedid, inbound=inbound)
+            call = Call(linkedid=linkedid, inbound=inbound)
             if inbound:
-                call.number = _num(caller_num)
+                call.number = num(caller_num)
                 if context in self._trunk:
-                    call.ddr = _num(exten)
+                    call.ddr = num(exten)
             self.calls[linkedid] = call
         elif (call.inbound and call.number is None and ext is None and caller_num
               and context in self._trunk):
-            call.number = _num(caller_num)
-            call.ddr = call.ddr or _num(exten)
+            call.number = num(caller_num)
+            call.ddr = call.ddr or num(exten)
         call.channels.add(uid)
         if name.startswith("Local/") and name.endswith(";1"):
             self._locals[name[:-2]] = uid
@@ -439,11 +221,11 @@ class AmiMapper:
             direction, number = Direction.INTERNAL, dialer.ext
         elif call.inbound:
             direction = Direction.INBOUND
-            number = call.number or (_num(dialer.caller_num) if dialer else None) or _num(connected)
-        elif connected and _num(connected) and not self._extension_of_number(connected):
-            direction, number = Direction.INBOUND, _num(connected)
+            number = call.number or (num(dialer.caller_num) if dialer else None) or num(connected)
+        elif connected and num(connected) and not self._extension_of_number(connected):
+            direction, number = Direction.INBOUND, num(connected)
         else:
-            direction, number = Direction.INTERNAL, _num(connected) or (_num(dialer.caller_num) if dialer else None)
+            direction, number = Direction.INTERNAL, num(connected) or (num(dialer.caller_num) if dialer else None)
         chan.announced = True
         chan.direction = direction
         chan.number = number
@@ -515,7 +297,7 @@ class AmiMapper:
         call = self.calls.get(chan.linkedid)
         # e.g. an inbound call faked with a Local channel gets its caller id only now
         if call is not None and call.inbound and call.number is None and chan.ext is None:
-            call.number = _num(chan.caller_num)
+            call.number = num(chan.caller_num)
 
     def _varset(self, p: Packet, out: list[PbxEvent]) -> None:
         var = p.get("Variable")
@@ -539,12 +321,12 @@ class AmiMapper:
             return
         dest.dialer = caller.uniqueid
         if dest.ext is None:
-            dest.number = _dialed_number(p)  # who the trunk leg calls: if an extension later joins it
+            dest.number = dialed_number(p)  # who the trunk leg calls: if an extension later joins it
         dialed_to_ext = dest.ext is not None or (
             dest.name.startswith("Local/") and self._extension_of_number(p.get("DestExten", "")))
         # the caller's leg: an extension dialling out
         if caller.ext is not None and not caller.announced and not caller.done:
-            number = _dialed_number(p)
+            number = dialed_number(p)
             if dest.ext is not None:
                 number = dest.ext
             caller.announced = True
@@ -613,30 +395,11 @@ class AmiMapper:
             if own is not None and own is not joined and own.ddr is None:
                 own.ddr = joined.ddr  # the DDR the customer dialled follows the customer
         else:
-            direction, number = Direction.OUTBOUND, other.number or _num(other.caller_num)
+            direction, number = Direction.OUTBOUND, other.number or num(other.caller_num)
         chan.announced = True
         chan.direction = direction
         chan.number = number
         chan.started_at = self._at()
-
-    def _consult_check(self, chan: Channel, members: set[str], out: list[PbxEvent]) -> None:
-        """Atxfer moves the transferer out of the call's bridge into a new one with the target's
-        `Local/<target>@<context>-…;1` channel, which nobody dialled: that is the consultation."""
-        target = None
-        for uid in members:
-            other = self.channels.get(uid)
-            if (other is not None and other is not chan and other.dialer is None and other.uniqueid != other.linkedid
-                    and other.name.startswith("Local/") and other.name.endswith(";1")):
-                target = other.name[6:].split("@", 1)[0]
-        if target is not None and not chan.consulting:
-            chan.consulting = True
-            chan.consult_unheld = False
-            out.append(self._call_event(CallConsulting, chan, target=target))
-        elif target is None and chan.consulting:
-            chan.consulting = False  # back in the call: the consultation was cancelled
-            # resumed, unless an Unhold said so already or is still to come
-            if not chan.held and not chan.consult_unheld:
-                out.append(self._call_event(CallResumed, chan))
 
     def _bridgeleave(self, p: Packet, out: list[PbxEvent]) -> None:
         bridge_id = p.get("BridgeUniqueid", "")
@@ -649,44 +412,6 @@ class AmiMapper:
         chan = self.channels.get(uid)
         if chan is not None and chan.bridge == bridge_id:
             chan.bridge = None
-
-    def _hold(self, p: Packet, out: list[PbxEvent]) -> None:
-        chan = self._channel(p)
-        if chan is None or chan.ext is None or not chan.announced or chan.done or chan.held:
-            return
-        chan.held = True
-        out.append(self._call_event(CallHeld, chan))
-
-    def _unhold(self, p: Packet, out: list[PbxEvent]) -> None:
-        chan = self._channel(p)
-        # Asterisk also sends an Unhold for a channel that was not held (e.g. before a BlindTransfer)
-        if chan is None or not chan.held or chan.done:
-            return
-        chan.held = False
-        chan.consult_unheld = chan.consulting
-        out.append(self._call_event(CallResumed, chan))
-
-    def _transferred(self, chan: Channel | None, target: str, attended: bool,
-                     out: list[PbxEvent]) -> None:
-        if chan is None or chan.ext is None or not chan.announced or chan.done:
-            return
-        chan.done = True
-        out.append(self._call_event(CallTransferred, chan, target=target, attended=attended,
-                                    recording_ref=self._recording_for(chan)))
-
-    def _blindtransfer(self, p: Packet, out: list[PbxEvent]) -> None:
-        if p.get("Result") != "Success":
-            return
-        chan = self.channels.get(p.get("TransfererUniqueid", ""))
-        self._transferred(chan, p.get("Extension", ""), False, out)
-
-    def _attendedtransfer(self, p: Packet, out: list[PbxEvent]) -> None:
-        if p.get("Result") != "Success":
-            return
-        target = (_num(p.get("TransferTargetCallerIDNum")) or _num(p.get("SecondTransfererConnectedLineNum"))
-                  or "")
-        chan = self.channels.get(p.get("OrigTransfererUniqueid", ""))
-        self._transferred(chan, target, True, out)
 
     def _hanguprequest(self, p: Packet, out: list[PbxEvent]) -> None:
         chan = self.channels.get(p.get("Uniqueid", ""))
@@ -739,28 +464,7 @@ class AmiMapper:
             leg.done = True
         out.append(CallEnded(at=self._at(), extension=dial.extension, call_id=dial.channel_id,
                              direction=dial.direction, number=dial.number,
-                             disposition=_ORIGINATE_FAILURES.get(p.get("Reason", ""), Disposition.FAILED)))
-
-    def _parkedcall(self, p: Packet, out: list[PbxEvent]) -> None:
-        slot = p.get("ParkingSpace", "")
-        parkee = p.get("ParkeeUniqueid", "")
-        if not slot:
-            return
-        self.parked[slot] = parkee
-        m = self._dev_re.match(p.get("ParkerDialString", ""))
-        if m is None:
-            return
-        ext, linkedid = m.group("ext"), p.get("ParkeeLinkedid", "")
-        for chan in self.channels.values():
-            if chan.ext == ext and chan.linkedid == linkedid and chan.announced and not chan.done:
-                chan.done = True
-                out.append(self._call_event(CallParked, chan, slot=slot, recording_ref=self._recording_for(chan)))
-                return
-
-    def _unparked(self, p: Packet, out: list[PbxEvent]) -> None:
-        slot = p.get("ParkingSpace", "")
-        if self.parked.get(slot) == p.get("ParkeeUniqueid", ""):
-            del self.parked[slot]
+                             disposition=ORIGINATE_FAILURES.get(p.get("Reason", ""), Disposition.FAILED)))
 
     def _disposition(self, chan: Channel) -> Disposition:
         """What happened to an extension's leg that ends without a transfer."""
@@ -768,10 +472,10 @@ class AmiMapper:
             return Disposition.ANSWERED
         if chan.originated:  # our dial: the number's answer, else why the agent's phone did not answer
             status = chan.out_status or chan.in_status
-            return _DIAL_FAILURES.get(status or "", Disposition.NO_ANSWER)
+            return DIAL_FAILURES.get(status or "", Disposition.NO_ANSWER)
         dialled = chan.dialer is not None or chan.in_status is not None
         status = chan.in_status if dialled else chan.out_status
-        failure = _DIAL_FAILURES.get(status or "")
+        failure = DIAL_FAILURES.get(status or "")
         if failure is not None:
             return failure
         if dialled:  # CANCEL, or no DialEnd yet: did the caller give up first?
@@ -779,64 +483,3 @@ class AmiMapper:
             if chan.caller_gone or (dialer is not None and dialer.hangup_requested):
                 return Disposition.ABANDONED
         return Disposition.NO_ANSWER
-
-    def _devicestate(self, p: Packet, out: list[PbxEvent]) -> None:
-        m = self._dev_re.match(p.get("Device", ""))
-        if m is None:
-            return
-        self._ext_state(m.group("ext"), DEVICE_STATES.get(p.get("State", ""), ExtensionState.UNKNOWN), out)
-
-    def _extensionstatus(self, p: Packet, out: list[PbxEvent]) -> None:
-        ext = p.get("Exten", "")
-        if not ext.isdigit():
-            return
-        self._ext_state(ext, HINT_STATES.get(p.get("Status", ""), ExtensionState.UNKNOWN), out)
-
-    def _ext_state(self, ext: str, state: ExtensionState, out: list[PbxEvent]) -> None:
-        if self._known is not None and ext not in self._known:
-            return
-        if self.extension_states.get(ext) is state:
-            return
-        self.extension_states[ext] = state
-        out.append(ExtensionStateChanged(at=self._at(), extension=ext, state=state))
-
-
-def _started(p: Packet, now: datetime) -> datetime:
-    """When a CoreShowChannel item's channel was created: now minus its `Duration` (HH:MM:SS)."""
-    try:
-        h, m, sec = (int(x) for x in p.get("Duration", "").split(":"))
-    except ValueError:
-        return now
-    return now - timedelta(hours=h, minutes=m, seconds=sec)
-
-
-def _num(value: str | None) -> str | None:
-    if value is None or value in _UNKNOWN_NUMBERS:
-        return None
-    return value
-
-
-def _dialed_number(p: Packet) -> str | None:
-    """The number an extension dialled: the dial string without technology/peer, else DestExten."""
-    dial = p.get("DialString", "")
-    if dial:
-        dial = dial.split("@", 1)[0]
-        dial = dial.rsplit("/", 1)[-1]
-        if dial:
-            return dial
-    return _num(p.get("DestExten")) or _num(p.get("Exten"))
-
-
-def _dialled_number(first: Packet, items: list[Packet], own: str) -> str | None:
-    """The number an extension's call goes to, when its channel does not say who it is connected to
-    (a click-to-call Originate rings the agent first, so it is "connected" to itself): the dialplan
-    extension the call runs at, else what the call's other channels know of the far end."""
-    linkedid = first.get("Linkedid") or first.get("Uniqueid")
-    others = [p for p in items if p is not first and (p.get("Linkedid") or p.get("Uniqueid")) == linkedid]
-    candidates = [first.get("Exten", "")]
-    for other in others:
-        candidates += [other.get("Exten", ""), other.get("CallerIDNum", ""), other.get("ConnectedLineNum", "")]
-    for value in candidates:
-        if value and value not in _UNKNOWN_NUMBERS and value != own:
-            return value
-    return None

@@ -19,6 +19,7 @@ from tui_caa.domain.events import (
     CallTransferred,
     ExtensionStateChanged,
 )
+from tui_caa.domain.telephony import MISSED_DISPOSITIONS
 from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayMessage,
@@ -148,7 +149,8 @@ class ConsoleModel:
             if not any(c.call_id == event.call_id for c in self.calls.values()):
                 self.pops.pop(event.call_id, None)
             if (isinstance(event, CallEnded) and ended and ended.direction is Direction.INBOUND
-                    and ended.answered_at is None and event.extension == self.extension):
+                    and ended.answered_at is None and event.disposition in MISSED_DISPOSITIONS
+                    and event.extension == self.extension):
                 self.missed.append(MissedCall(event.call_id, ended.number, event.at))
                 changed.add("missed")
             return changed

@@ -501,21 +501,30 @@ async def test_attended_transfer_completed(server: SimAmi, site_driver: Asterisk
     consulting = await site.wait_for(is_(CallConsulting, "1001"))
     assert consulting.target == "1003"
     ringing = await site.wait_for(is_(CallRinging, "1003"))
-    assert ringing.call_id == call_id  # one Linkedid for the call, its consultation and the transfer
-    assert server.channel_of("1003") is not None and any(c.name.startswith("Local/1003@") for c in server.channels())
+    # the consultation is 1003's own call with 1001 (Asterisk puts it in the customer's Linkedid)
+    target = server.channel_of("1003")
+    assert target is not None and target.linkedid == call_id
+    assert (ringing.call_id, ringing.direction, ringing.number, ringing.ddr) == (target.uniqueid, Direction.INTERNAL,
+                                                                                  "1001", None)
+    assert any(c.name.startswith("Local/1003@") for c in server.channels())
     await server.sim.answer("1003", await sim_call_at(server, "1003"))
-    await site.wait_for(is_(CallAnswered, "1003"))
+    await site.wait_for(is_(CallAnswered, "1003", call_id=ringing.call_id))
     await site_driver.complete_transfer("1001", call_id)
     transferred = await site.wait_for(is_(CallTransferred, "1001"))
     assert (transferred.target, transferred.attended) == ("1003", True)
+    consulted = await site.wait_for(is_(CallEnded, "1003", call_id=ringing.call_id))
+    assert consulted.disposition is Disposition.ANSWERED and consulted.recording_ref is None
+    joined = await site.wait_for(is_(CallAnswered, "1003", call_id=call_id))  # the customer's call, from now
+    assert (joined.direction, joined.number, joined.ddr) == (Direction.INBOUND, CUSTOMER, DDR)
     assert server.sim.call(sim_id).legs == {"1003": CallState.ACTIVE}
     # as recorded: the ;1 half joined the customer's bridge, the target stays bridged with ;2
     one = next(c for c in server.channels() if c.name.startswith("Local/1003@") and c.name.endswith(";1"))
     trunk = next(c for c in server.channels() if c.name.startswith("PJSIP/trunk-"))
     assert one.bridge == trunk.bridge is not None and server.channel_of("1001") is None
     await server.sim.remote_hangup(sim_id)
-    ended = await site.wait_for(is_(CallEnded, "1003"))
-    assert (ended.call_id, ended.disposition) == (call_id, Disposition.ANSWERED)
+    ended = await site.wait_for(is_(CallEnded, "1003", call_id=call_id))
+    assert ended.disposition is Disposition.ANSWERED
+    assert ended.recording_ref is not None and ended.recording_ref == transferred.recording_ref  # the customer's
     await until(lambda: not server.channels())
     attended = [p for p in server.sent_packets() if p.get("Event") == "AttendedTransfer"]
     assert [(p["Result"], p["DestType"]) for p in attended] == [("Success", "Bridge")]

@@ -48,11 +48,15 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from tui_caa.domain.events import PbxEvent
 from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, PendingDial
+from tui_caa.pbx.asterisk.mapping.consultation import AtxferWatch
+from tui_caa.pbx.asterisk.mapping.model import call_id_of
 from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.base import PbxError, checked_extension, checked_number
 
@@ -81,21 +85,23 @@ class AmiCommands:
     originate_timeout_ms: int
     hold_method: str
     hold_park_timeout_s: int
+    confirm_timeout_s: float
     action_timeout: float
     _client: AmiClient
     _mapper: AmiMapper
     _park_waiters: dict[str, asyncio.Future[str]]
     _hold_slots: dict[tuple[str, str], str]
 
-    # an annotation, not a method: a method here would come before PumpedDriver's in the MRO
+    # annotations, not methods: a method here would come before PumpedDriver's in the MRO
     _require_link: Callable[[], None]
+    _later: Callable[[Callable[[AmiMapper, datetime], list[PbxEvent]]], None]
 
     # ---- helpers ----
 
 
     def _channel_of(self, extension: str, call_id: str) -> Channel:
         for chan in self._mapper.channels.values():
-            if chan.ext == extension and chan.linkedid == call_id and not chan.done:
+            if chan.ext == extension and call_id_of(chan) == call_id and not chan.done:
                 return chan
         raise PbxError(f"call {call_id} is not under way at extension {extension} on {self.name}",
                        field="call_id")
@@ -189,8 +195,17 @@ class AmiCommands:
         checked_number(target, self.label, "consult", "target")
         self._require_link()
         chan = self._channel_of(extension, call_id)
-        await self._send("Atxfer", f"start an attended transfer of call {call_id} at {extension} to {target}",
-                         Channel=chan.name, Exten=target, Context=self.dial_context)
+        mapper = self._mapper
+        # watched from before the reply: the Hold may come first
+        mapper.expect_atxfer(AtxferWatch(uniqueid=chan.uniqueid, extension=extension, call_id=call_id, target=target))
+        try:
+            await self._send("Atxfer", f"start an attended transfer of call {call_id} at {extension} to {target}",
+                             Channel=chan.name, Exten=target, Context=self.dial_context)
+        except BaseException:
+            mapper.atxfers.pop(chan.uniqueid, None)
+            raise
+        uid = chan.uniqueid
+        self._later(lambda m, now: m.atxfer_expired(uid, now))
 
     def _consultation(self, extension: str, call_id: str) -> Channel:
         chan = self._channel_of(extension, call_id)
@@ -212,6 +227,7 @@ class AmiCommands:
         targets = self._mapper.peers(chan)
         if not targets:
             raise PbxError(f"the consulted party of call {call_id} at {extension} is already gone", field="call_id")
+        self._mapper.atxfer_cancelled(chan.uniqueid)
         for target in targets:  # Asterisk then returns the transferer to the held party
             await self._send("Hangup", f"cancel the transfer of call {call_id} at {extension}", Channel=target.name)
 

@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from tui_caa.domain.events import ActiveCall, PbxSnapshot
+from tui_caa.domain.events import ActiveCall, PbxEvent, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability, Direction
 from tui_caa.pbx.asterisk.client import AmiClient
 from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
+from tui_caa.pbx.asterisk.mapping.model import call_id_of
 from tui_caa.pbx.asterisk.packets import DEFAULT_MAX_PACKET_SIZE
 from tui_caa.pbx.base import PbxError
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
@@ -71,6 +73,7 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
         self.originate_timeout_ms = opts.originate_timeout_ms
         self.hold_method = opts.hold_method
         self.hold_park_timeout_s = opts.hold_park_timeout_s
+        self.confirm_timeout_s = opts.confirm_timeout_s
         self.parking_context = opts.parking_context
         self.pickup_context = opts.pickup_context or opts.dial_context
         caps = set(BASE_CAPABILITIES)
@@ -140,7 +143,7 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
         for chan in self._mapper.channels.values():
             if chan.ext is None or not chan.announced or chan.done or chan.direction is None:
                 continue
-            calls.append(ActiveCall(call_id=chan.linkedid, extension=chan.ext, direction=chan.direction,
+            calls.append(ActiveCall(call_id=call_id_of(chan), extension=chan.ext, direction=chan.direction,
                                     state=_state_of(chan), number=chan.number, ddr=self._ddr_of(chan),
                                     started_at=chan.started_at,
                                     answered_at=chan.answered_at if chan.answered else None))
@@ -149,6 +152,17 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
     def _ddr_of(self, chan: Channel) -> str | None:
         call = self._mapper.calls.get(chan.linkedid)
         return call.ddr if call is not None and chan.direction is Direction.INBOUND else None
+
+    def _later(self, check: Callable[[AmiMapper, datetime], list[PbxEvent]]) -> None:
+        """After `confirm_timeout_s`: what the mapper (the one of that moment) concludes is reported."""
+
+        def run() -> None:
+            if self._closed:
+                return
+            for event in check(self._mapper, _now()):
+                self._stream.put(event)
+
+        asyncio.get_running_loop().call_later(self.confirm_timeout_s, run)
 
     def _down_message(self) -> str:
         return f"not connected to the Asterisk manager{self._outage_note()}"

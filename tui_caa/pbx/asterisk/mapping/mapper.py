@@ -15,13 +15,16 @@ from tui_caa.domain.events import (
     PbxEvent,
 )
 from tui_caa.domain.telephony import Direction, Disposition, ExtensionState
+from tui_caa.pbx.asterisk.mapping.consultation import AtxferWatch, ConsultationMixin
 from tui_caa.pbx.asterisk.mapping.model import (
+    ANSWERED_ELSEWHERE_CAUSE,
     DIAL_FAILURES,
     ORIGINATE_FAILURES,
     Call,
     Channel,
     MapperConfig,
     PendingDial,
+    call_id_of,
     dialed_number,
     num,
 )
@@ -31,7 +34,7 @@ from tui_caa.pbx.asterisk.mapping.transfers import TransferMixin
 from tui_caa.pbx.asterisk.packets import Packet
 
 
-class AmiMapper(TransferMixin, ExtensionStateMixin):
+class AmiMapper(ConsultationMixin, TransferMixin, ExtensionStateMixin):
     def __init__(self, config: MapperConfig | None = None) -> None:
         self.config = config = config or MapperConfig()
         self._chan_re = re.compile(config.channel_pattern)
@@ -47,6 +50,7 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
         self.bridges: dict[str, set[str]] = {}
         self.extension_states: dict[str, ExtensionState] = {}
         self.pending_dials: dict[str, PendingDial] = {}  # by ChannelId
+        self.atxfers: dict[str, AtxferWatch] = {}  # by the transferer's Uniqueid
         self.parked: dict[str, str] = {}  # parking slot → Uniqueid of the parked channel
         self._locals: dict[str, str] = {}  # Local channel base name → Uniqueid of its ;1 half
         self._packet: Packet | None = None
@@ -203,7 +207,7 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
         return dialer
 
     def _recording_for(self, chan: Channel) -> str | None:
-        if chan.recording:
+        if chan.recording or chan.leg_id is not None:  # a consultation is not in the call's recording
             return chan.recording
         dialer = self._real_dialer(chan)
         if dialer is not None and dialer.recording:
@@ -217,7 +221,11 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
         call = self.calls.get(chan.linkedid)
         if chan.announced or chan.originated or call is None or chan.uniqueid == chan.linkedid:
             return
-        if dialer is not None and dialer.ext is not None:
+        transferer = self._consulting_through(dialer)
+        if transferer is not None:  # an Atxfer's Local channel: the transferer consults this extension
+            direction, number = Direction.INTERNAL, transferer.ext
+            chan.leg_id, chan.consult_local = chan.uniqueid, dialer.name[:-2]  # type: ignore[union-attr]
+        elif dialer is not None and dialer.ext is not None:
             direction, number = Direction.INTERNAL, dialer.ext
         elif call.inbound:
             direction = Direction.INBOUND
@@ -230,7 +238,7 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
         chan.direction = direction
         chan.number = number
         chan.started_at = at = self._at()
-        out.append(CallRinging(at=at, extension=chan.ext, call_id=chan.linkedid,
+        out.append(CallRinging(at=at, extension=chan.ext, call_id=call_id_of(chan),
                                direction=direction, number=number,
                                ddr=call.ddr if direction is Direction.INBOUND else None,
                                caller_name=None if caller_name in (None, "", "<unknown>") else caller_name))
@@ -248,6 +256,8 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
         if chan.ext is None or not chan.announced or chan.answered or chan.done:
             return
         chan.answered = True
+        if chan.consult_local is not None and self.atxfers:
+            self._consult_answered(chan)
         event = self._call_event(CallAnswered, chan)
         chan.answered_at = event.at
         out.append(event)
@@ -255,7 +265,7 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
     def _call_event(self, cls: type, chan: Channel, **extra: object) -> PbxEvent:
         call = self.calls.get(chan.linkedid)
         ddr = call.ddr if call is not None and chan.direction is Direction.INBOUND else None
-        return cls(at=self._at(), extension=chan.ext, call_id=chan.linkedid, direction=chan.direction,
+        return cls(at=self._at(), extension=chan.ext, call_id=call_id_of(chan), direction=chan.direction,
                    number=chan.number, ddr=ddr, **extra)
 
     # ---- handlers ----
@@ -345,6 +355,8 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
             return
         status = p.get("DialStatus", "")
         dest.in_status = status
+        if dest.consult_local is not None and self.atxfers:
+            self._consult_dial_ended(dest, status)
         caller = self.channels.get(p.get("Uniqueid", "")) if "Uniqueid" in p else None
         if caller is not None:
             caller.out_status = status
@@ -423,15 +435,17 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
         chan = self.channels.pop(uid, None)
         if chan is None:
             return
+        if self.atxfers:
+            self.atxfers.pop(uid, None)
         call = self.calls.get(chan.linkedid)
         if chan.ext is not None and chan.announced and not chan.done:
             chan.done = True
             if chan.transfer_target is not None:
                 out.append(self._call_event(CallTransferred, chan, target=chan.transfer_target, attended=False,
                                             recording_ref=self._recording_for(chan)))
-            else:
-                out.append(self._call_event(CallEnded, chan, disposition=self._disposition(chan),
-                                            recording_ref=self._recording_for(chan)))
+            else:  # a leg nobody answered has no recording of its own (MixMonitor's file of it is empty)
+                out.append(self._call_event(CallEnded, chan, disposition=self._disposition(chan, p.get("Cause", "")),
+                                            recording_ref=self._recording_for(chan) if chan.answered else None))
         if chan.name.startswith("Local/") and chan.name.endswith(";1"):
             self._locals.pop(chan.name[:-2], None)
         if call is not None:
@@ -466,10 +480,12 @@ class AmiMapper(TransferMixin, ExtensionStateMixin):
                              direction=dial.direction, number=dial.number,
                              disposition=ORIGINATE_FAILURES.get(p.get("Reason", ""), Disposition.FAILED)))
 
-    def _disposition(self, chan: Channel) -> Disposition:
+    def _disposition(self, chan: Channel, cause: str = "") -> Disposition:
         """What happened to an extension's leg that ends without a transfer."""
         if chan.answered:
             return Disposition.ANSWERED
+        if cause == ANSWERED_ELSEWHERE_CAUSE:  # a queue or group colleague took the call
+            return Disposition.ANSWERED_ELSEWHERE
         if chan.originated:  # our dial: the number's answer, else why the agent's phone did not answer
             status = chan.out_status or chan.in_status
             return DIAL_FAILURES.get(status or "", Disposition.NO_ANSWER)

@@ -45,6 +45,10 @@ HINT_STATES: dict[str, ExtensionState] = {
     "17": ExtensionState.ON_HOLD,  # in use & on hold
 }
 
+# Hangup Cause of a phone whose ringing stopped because another answered (AST_CAUSE_ANSWERED_ELSEWHERE,
+# "Answered elsewhere": queues and ring groups, fixtures/live/g_queue.ami)
+ANSWERED_ELSEWHERE_CAUSE = "26"
+
 DIAL_FAILURES: dict[str, Disposition] = {
     "BUSY": Disposition.BUSY,
     "CHANUNAVAIL": Disposition.FAILED,
@@ -110,8 +114,17 @@ class Channel:
     consulting: bool = False  # in an Atxfer consultation bridge
     consult_unheld: bool = False  # an Unhold (→ CallResumed) came during the consultation
     transfer_target: str | None = None  # the driver redirected the other party here (Redirect transfer)
+    # a consulted extension's leg (an Atxfer's Local channel rang it): a call of its own with the
+    # transferer, whose call id is this channel's Uniqueid, until the transfer completes
+    leg_id: str | None = None
+    consult_local: str | None = None  # base name of that Local channel (without ;1/;2)
     started_at: datetime | None = None  # when the leg was announced (or, after a resync, created)
     answered_at: datetime | None = None
+
+
+def call_id_of(chan: Channel) -> str:
+    """The call id of the extension's leg on this channel: the Linkedid, or a consultation's own."""
+    return chan.leg_id or chan.linkedid
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tui_caa.domain.events import CallConsulting, CallHeld, CallParked, CallResumed, CallTransferred, PbxEvent
+from tui_caa.domain.events import CallHeld, CallParked, CallResumed, CallTransferred, PbxEvent
 from tui_caa.pbx.asterisk.mapping.model import Channel, num
 from tui_caa.pbx.asterisk.packets import Packet
 
@@ -25,27 +25,10 @@ class TransferMixin(_Base):
         if chan is not None:
             chan.transfer_target = target
 
-    def _consult_check(self, chan: Channel, members: set[str], out: list[PbxEvent]) -> None:
-        """Atxfer moves the transferer out of the call's bridge into a new one with the target's
-        `Local/<target>@<context>-…;1` channel, which nobody dialled: that is the consultation."""
-        target = None
-        for uid in members:
-            other = self.channels.get(uid)
-            if (other is not None and other is not chan and other.dialer is None and other.uniqueid != other.linkedid
-                    and other.name.startswith("Local/") and other.name.endswith(";1")):
-                target = other.name[6:].split("@", 1)[0]
-        if target is not None and not chan.consulting:
-            chan.consulting = True
-            chan.consult_unheld = False
-            out.append(self._call_event(CallConsulting, chan, target=target))
-        elif target is None and chan.consulting:
-            chan.consulting = False  # back in the call: the consultation was cancelled
-            # resumed, unless an Unhold said so already or is still to come
-            if not chan.held and not chan.consult_unheld:
-                out.append(self._call_event(CallResumed, chan))
-
     def _hold(self, p: Packet, out: list[PbxEvent]) -> None:
         chan = self._channel(p)
+        if chan is not None and self.atxfers:
+            self._atxfer_held(chan)
         if chan is None or chan.ext is None or not chan.announced or chan.done or chan.held:
             return
         chan.held = True
@@ -53,6 +36,8 @@ class TransferMixin(_Base):
 
     def _unhold(self, p: Packet, out: list[PbxEvent]) -> None:
         chan = self._channel(p)
+        if chan is not None and self.atxfers:
+            self._atxfer_unheld(chan, out)
         # Asterisk also sends an Unhold for a channel that was not held (e.g. before a BlindTransfer)
         if chan is None or not chan.held or chan.done:
             return
@@ -81,6 +66,7 @@ class TransferMixin(_Base):
                   or "")
         chan = self.channels.get(p.get("OrigTransfererUniqueid", ""))
         self._transferred(chan, target, True, out)
+        self._consultation_completed(p, out)
 
     def _parkedcall(self, p: Packet, out: list[PbxEvent]) -> None:
         slot = p.get("ParkingSpace", "")

@@ -1,0 +1,162 @@
+"""Commands Asterisk accepts (`Response: Success`) that then do not happen: the driver finds out
+from what follows and says so (`CommandFailed`), within `confirm_timeout_s` at the latest.
+
+Reproduced with SimAmi, which answers and then behaves as a real Asterisk 20 does (see its
+`_atxfer_not_carried_out`), and checked against what a successful Atxfer looks like in the live
+session `e2_consult_cancel.ami` (no failure reported there)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.asterisk.sim_ami import SimAmi
+from tests.asterisk.test_sim_ami import (
+    CUSTOMER,
+    DDR,
+    Reader,
+    answered_inbound,
+    is_,
+    make_driver,
+    sim_call_at,
+)
+from tui_caa.domain.events import (
+    CallAnswered,
+    CallConsulting,
+    CallEnded,
+    CallHeld,
+    CallResumed,
+    CallRinging,
+    CommandFailed,
+    DriverResynced,
+)
+from tui_caa.domain.telephony import CallState, Capability, CommandFailure, Direction, Disposition
+from tui_caa.pbx.asterisk.driver import AsteriskDriver
+
+CONFIRM = 0.3  # seconds: short, the tests wait for events, never for this
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[SimAmi]:
+    async with SimAmi(secret="lab-secret") as srv:
+        yield srv
+        assert srv.errors == []
+
+
+@pytest.fixture
+async def driver(server: SimAmi) -> AsyncIterator[AsteriskDriver]:
+    drv = make_driver(server, atxfer_enabled=True, hold_method="notify", confirm_timeout_s=CONFIRM)
+    await drv.connect()
+    yield drv
+    await drv.close()
+
+
+@pytest.fixture
+async def site(driver: AsteriskDriver) -> AsyncIterator[Reader]:
+    r = Reader(driver)
+    await r.wait_for(lambda e: isinstance(e, DriverResynced))
+    yield r
+    r.stop()
+
+
+async def back_with_the_customer(driver: AsteriskDriver, call_id: str) -> None:
+    """The transferer is back in the customer's call (the simulator leaves it on hold there)."""
+    async def back() -> bool:
+        calls = [c for c in (await driver.snapshot()).calls if c.extension == "1001" and c.call_id == call_id]
+        return bool(calls) and calls[0].state in (CallState.ACTIVE, CallState.HELD)
+
+    for _ in range(300):
+        if await back():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"1001 is not back in call {call_id}: {(await driver.snapshot()).calls}")
+
+
+def failures(reader: Reader) -> list[CommandFailed]:
+    return [e for e in reader.events if isinstance(e, CommandFailed)]
+
+
+async def test_atxfer_to_an_extension_the_dialplan_lacks_is_reported(server: SimAmi, driver: AsteriskDriver,
+                                                                     site: Reader) -> None:
+    _, call_id = await answered_inbound(server, site)
+    await driver.consult("1001", call_id, "1999")  # Asterisk: "Atxfer successfully queued"
+    failed = await site.wait_for(lambda e: isinstance(e, CommandFailed))
+    assert (failed.extension, failed.call_id, failed.command, failed.reason, failed.target) == (
+        "1001", call_id, Capability.ATTENDED_TRANSFER, CommandFailure.TRANSFER_ABORTED, "1999")
+    # what Asterisk showed: Hold then Unhold, no consultation; the call is the agent's as before
+    assert [type(e) for e in site.calls("1001")][-2:] == [CallHeld, CallResumed]
+    assert not [e for e in site.events if isinstance(e, CallConsulting)]
+    events = [p.get("Event") for p in server.sent_packets()]
+    assert "Hold" in events and "Unhold" in events and "LocalBridge" not in events
+
+
+async def test_atxfer_whose_digits_went_to_the_customer_is_reported(server: SimAmi, driver: AsteriskDriver,
+                                                                   site: Reader) -> None:
+    server.atxfer_in_bridge = False  # the call was dialled without the T option
+    _, call_id = await answered_inbound(server, site)
+    await driver.consult("1001", call_id, "1002")
+    failed = await site.wait_for(lambda e: isinstance(e, CommandFailed), timeout=CONFIRM + 3)
+    assert (failed.reason, failed.target) == (CommandFailure.TRANSFER_NOT_STARTED, "1002")
+    assert not [p for p in server.sent_packets() if p.get("Event") in ("Hold", "LocalBridge")]
+    assert [p["Digit"] for p in server.sent_packets() if p.get("Event") == "DTMFEnd"] == list("*21002")
+
+
+@pytest.mark.parametrize("registered, reason", [(True, CommandFailure.TARGET_BUSY),
+                                                (False, CommandFailure.TARGET_UNAVAILABLE)])
+async def test_atxfer_to_a_busy_or_absent_extension_is_reported(server: SimAmi, driver: AsteriskDriver, site: Reader,
+                                                                registered: bool, reason: CommandFailure) -> None:
+    if registered:  # 1003 is on another call
+        await server.sim.ring("1003", "5133335555", ddr=DDR)
+        await server.sim.answer("1003", await sim_call_at(server, "1003"))
+        await site.wait_for(is_(CallAnswered, "1003"))
+    else:
+        await server.sim.set_registered("1003", False)
+    _, call_id = await answered_inbound(server, site)
+    await driver.consult("1001", call_id, "1003")
+    failed = await site.wait_for(lambda e: isinstance(e, CommandFailed))
+    assert (failed.extension, failed.call_id, failed.reason, failed.target) == ("1001", call_id, reason, "1003")
+    await back_with_the_customer(driver, call_id)
+    # the consulted phone's leg was an internal call from 1001, not a missed customer call
+    consult = [e for e in site.calls("1003") if e.call_id != call_id and isinstance(e, CallEnded)]
+    assert consult and all(e.direction is Direction.INTERNAL and e.number == "1001" for e in consult)
+
+
+async def test_atxfer_the_target_does_not_answer_is_reported() -> None:
+    async with SimAmi(secret="lab-secret", ring_timeout=0.3) as server:
+        driver = make_driver(server, atxfer_enabled=True, confirm_timeout_s=CONFIRM)
+        await driver.connect()
+        site = Reader(driver)
+        try:
+            await site.wait_for(lambda e: isinstance(e, DriverResynced))
+            _, call_id = await answered_inbound(server, site)
+            await driver.consult("1001", call_id, "1002")
+            ring = await site.wait_for(is_(CallRinging, "1002"))
+            assert (ring.direction, ring.number, ring.ddr) == (Direction.INTERNAL, "1001", None)
+            failed = await site.wait_for(lambda e: isinstance(e, CommandFailed))  # it rang out
+            assert (failed.call_id, failed.reason, failed.target) == (call_id, CommandFailure.TARGET_NO_ANSWER, "1002")
+            await back_with_the_customer(driver, call_id)
+            rang = await site.wait_for(is_(CallEnded, "1002", call_id=ring.call_id))
+            assert rang.direction is Direction.INTERNAL and rang.disposition is Disposition.NO_ANSWER
+        finally:
+            site.stop()
+            await driver.close()
+        assert server.errors == []
+
+
+async def test_a_consultation_that_works_and_is_cancelled_reports_nothing(server: SimAmi, driver: AsteriskDriver,
+                                                                         site: Reader) -> None:
+    _, call_id = await answered_inbound(server, site)
+    await driver.consult("1001", call_id, "1002")
+    ring = await site.wait_for(is_(CallRinging, "1002"))
+    await server.sim.answer("1002", await sim_call_at(server, "1002"))
+    await site.wait_for(is_(CallAnswered, "1002", call_id=ring.call_id))
+    await driver.cancel_transfer("1001", call_id)
+    ended = await site.wait_for(is_(CallEnded, "1002", call_id=ring.call_id))
+    assert ended.disposition is Disposition.ANSWERED and ended.recording_ref is None
+    await site.wait_for(is_(CallResumed, "1001", call_id=call_id))
+    await server.sim.remote_hangup(await sim_call_at(server, "1001"))
+    await site.wait_for(is_(CallEnded, "1001", call_id=call_id))
+    assert failures(site) == []
+    assert CUSTOMER not in {e.number for e in site.calls("1002")}

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 
 from tui_caa.domain import Capability
 from tui_caa.phones import InvalidPhoneNumber, display_raw, normalize
+from tui_caa.ui.errors import failure_notice
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView
 from tui_caa.ui.screens.prompts import MenuScreen, PromptScreen
@@ -37,6 +38,7 @@ T = Catalog({
     "blank_target": ("Informe um ramal ou número", "Give an extension or number"),
     "missed": ("Chamada perdida de {number}", "Missed call from {number}"),
     "withheld": ("número não identificado", "withheld number"),
+    "not_done": ("Não realizado", "Not done"),
 })
 
 HANGUP_DEBOUNCE = 1.0  # seconds: a second press of the hang-up key is ignored (no double hang-up)
@@ -63,6 +65,15 @@ class CallActions:
 
     _last_hangup = 0.0
     _missed_seen = 0
+    _failures_seen = 0
+
+    def notify_failures(self) -> None:
+        """A transfer or hold the PBX accepted but did not carry out: said at once, as an error."""
+        model = self.model  # type: ignore[attr-defined]
+        for failure in model.failures[self._failures_seen:]:
+            self.notify(failure_notice(failure), title=T("not_done"), severity="error",  # type: ignore[attr-defined]
+                        timeout=15)
+        self._failures_seen = len(model.failures)
 
     def notify_missed(self) -> None:
         """A missed call while the agent was elsewhere (another screen, another window) is not lost."""

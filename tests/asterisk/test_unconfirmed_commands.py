@@ -8,7 +8,10 @@ session `e2_consult_cancel.ami` (no failure reported there)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +25,8 @@ from tests.asterisk.test_sim_ami import (
     make_driver,
     sim_call_at,
 )
+from tui_caa.clock import ManualClock
+from tui_caa.crm import CrmStore
 from tui_caa.domain.events import (
     CallAnswered,
     CallConsulting,
@@ -33,7 +38,16 @@ from tui_caa.domain.events import (
     DriverResynced,
 )
 from tui_caa.domain.telephony import CallState, Capability, CommandFailure, Direction, Disposition
+from tui_caa.gateway.outbox import Outbox
+from tui_caa.gateway.service import Gateway
+from tui_caa.gateway.session import LocalSession
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
+from tui_caa.protocol.messages import PbxUpdate
+from tui_caa.protocol.principal import Principal, Role
+from tui_caa.protocol.wire import decode_message, encode_message
+from tui_caa.ui import i18n
+from tui_caa.ui.errors import failure_notice
+from tui_caa.ui.model import ConsoleModel
 
 CONFIRM = 0.3  # seconds: short, the tests wait for events, never for this
 
@@ -160,3 +174,53 @@ async def test_a_consultation_that_works_and_is_cancelled_reports_nothing(server
     await site.wait_for(is_(CallEnded, "1001", call_id=call_id))
     assert failures(site) == []
     assert CUSTOMER not in {e.number for e in site.calls("1002")}
+
+
+async def test_the_agent_is_told_through_the_gateway_in_both_languages(server: SimAmi, store: CrmStore,
+                                                                       tmp_path: Path) -> None:
+    """Driver → gateway → the agent's session (and over the wire, as a remote console gets it) →
+    the console's model → the sentence the console shows."""
+    driver = make_driver(server, atxfer_enabled=True, confirm_timeout_s=CONFIRM)
+    gateway = Gateway(driver, store, Outbox(tmp_path / "outbox.sqlite3"), clock=ManualClock(datetime.now(UTC)))
+    await gateway.start()
+    session = LocalSession(gateway, Principal(Role.AGENT, "1001", "Vendedor 1001"))
+    model = ConsoleModel(extension="1001")
+    try:
+        await asyncio.wait_for(gateway.wait_connected(), 5)
+        await server.sim.ring("1001", CUSTOMER, ddr=DDR)
+        await server.sim.answer("1001", await sim_call_at(server, "1001"))
+
+        changed = asyncio.Event()
+
+        async def read() -> None:
+            async for message in session.messages():
+                if isinstance(message, PbxUpdate):
+                    message = decode_message(encode_message(message))  # as a remote console gets it
+                model.apply(message)
+                changed.set()
+
+        async def until(done: Callable[[], bool]) -> None:
+            while not done():
+                changed.clear()
+                await changed.wait()
+
+        reader = asyncio.create_task(read())
+        await asyncio.wait_for(until(lambda: any(c.state is CallState.ACTIVE for c in model.my_calls())), 5)
+        call_id = model.my_calls()[0].call_id
+        await session.consult(call_id, "1999")
+        await asyncio.wait_for(until(lambda: bool(model.failures)), 5)
+        reader.cancel()
+    finally:
+        await session.close()
+        await gateway.stop()
+    (failed,) = model.failures
+    assert (failed.call_id, failed.reason, failed.target) == (call_id, CommandFailure.TRANSFER_ABORTED, "1999")
+    i18n.set_language("pt_BR")
+    assert failure_notice(failed).startswith("A transferência para 1999 não foi concluída")
+    i18n.set_language("en")
+    assert failure_notice(failed).startswith("The transfer to 1999 did not happen")
+    for reason in CommandFailure:  # every reason has its sentence in both languages
+        for language in ("pt_BR", "en"):
+            i18n.set_language(language)
+            assert "{" not in failure_notice(replace(failed, reason=reason))
+    i18n.set_language("pt_BR")

@@ -47,11 +47,11 @@ EXTENSIONS = ("1001", "1002", "1003")
 T0 = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
 
 
-_IDLE = {"DeviceStateList": "Device State Changes will follow",
+IDLE_LISTS = {"DeviceStateList": "Device State Changes will follow",
          "ExtensionStateList": "Extension Statuses will follow", "CoreShowChannels": "Channels will follow"}
 
 
-def _empty_list(action: str, message: str) -> list[bytes]:
+def empty_list(action: str, message: str) -> list[bytes]:
     """A list action's reply with no items, as Asterisk words it (the ActionID is put in by FakeAmi)."""
     return [f"Response: Success\r\nActionID: x\r\nEventList: start\r\nMessage: {message}\r\n\r\n".encode(),
             f"Event: {action}Complete\r\nActionID: x\r\nEventList: Complete\r\nListItems: 0\r\n\r\n".encode()]
@@ -105,7 +105,7 @@ async def replay_records(name: str, store: CrmStore, tmp_path: Path, **options: 
     """(extension, call id) → the record the gateway wrote into the CRM for the replayed session."""
     await store.save_traffic_source(TrafficSource(name="Jornal", ddr_raw="(51) 2101-0001"))
     fake = await FakeAmi(secret="live").start()
-    fake.list_replies = {action: _empty_list(action, message) for action, message in _IDLE.items()}  # an idle PBX
+    fake.list_replies = {action: empty_list(action, message) for action, message in IDLE_LISTS.items()}  # an idle PBX
     fake.replay = session_bytes(name)
     fake.replay_after = "CoreShowChannels"  # once the driver has resynced, as a live session goes
     driver = AsteriskDriver("127.0.0.1", fake.port, "ctiuser", SecretStr("live"),

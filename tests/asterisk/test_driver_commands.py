@@ -16,7 +16,7 @@ from tests.asterisk.test_driver import LIVE_CALL, SECRET, actions, make_driver, 
 from tui_caa.domain.events import (
     CallConsulting,
     CallEnded,
-    CallParked,
+    CallHeld,
     CallRinging,
     CallTransferred,
     PbxEvent,
@@ -202,8 +202,10 @@ async def test_hold_by_park(fake: FakeAmi) -> None:
         park = only(fake, "Park")
         assert headers(park, "Channel", "TimeoutChannel", "Timeout") == {
             "Channel": CH_1003, "TimeoutChannel": CH_1002, "Timeout": "3600000"}
-        (parked,) = await next_events(stream, 1)
-        assert isinstance(parked, CallParked) and parked.extension == "1002" and parked.slot == "701"
+        (held,) = await next_events(stream, 1)  # for the agent the call is on hold, not parked away
+        assert isinstance(held, CallHeld) and (held.extension, held.call_id) == ("1002", LIVE_CALL)
+        assert [(c.extension, c.state) for c in (await drv.snapshot()).calls if c.call_id == LIVE_CALL
+                and c.extension == "1002"] == [("1002", CallState.HELD)]
         await drv.resume("1002", LIVE_CALL)
         orig = only(fake, "Originate")
         assert headers(orig, "Channel", "Context", "Exten", "Priority", "Async") == {

@@ -16,7 +16,8 @@ here: it comes back as AMI events through the mapper.
 - attended transfer (only with `atxfer_enabled`, i.e. the atxfer feature code is configured in
   features.conf, which `Atxfer` needs): consult = `Atxfer` (Channel = the extension's channel);
   complete = `Hangup` of the transferer's channel (Asterisk completes an attended transfer when the
-  transferer hangs up); cancel = `Hangup` of the consulted channel(s) (Asterisk then puts the
+  transferer hangs up); an `Atxfer` Asterisk accepted but did not carry out is found out by the
+  mapper (`mapping/consultation.py`, `expect_atxfer`) or after `confirm_timeout_s`; cancel = `Hangup` of the consulted channel(s) (Asterisk then puts the
   transferer back with the held party). `CancelAtxfer` (Asterisk 17+) is not used, to work on 13-16.
 - hold: core AMI has no Hold action. `hold_method`:
   "none" (default): HOLD is not offered;
@@ -25,8 +26,10 @@ here: it comes back as AMI events through the mapper.
   then holds as if its key was pressed, so the Hold/Unhold events follow as usual;
   "park": the other party is parked (`Park`, TimeoutChannel = the extension's channel, timeout
   `hold_park_timeout_s`) and the slot kept; resume calls the extension and connects it to the slot
-  (`Originate` into `parking_context`). The extension's leg ends as parked (CallParked) and the
-  resumed talk is a new leg of the same call: Asterisk reports it that way and we do not pretend.
+  (`Originate` into `parking_context`). The mapper is told (`expect_hold_park`): for the agent it
+  is one call, held then resumed (same id, DDR, recording: see `mapping/holds.py`), although
+  Asterisk hangs the agent's channel up and the resume is a new channel; hanging up a call held
+  so hangs up the party waiting in the slot.
   In every method the hold state shown comes from Asterisk's events, never from the command.
 - park: `Park` of the other party (TimeoutChannel = the extension's channel, which Asterisk treats
   as the parker); the slot comes from the `ParkedCall` event. pickup: of a call ringing at another
@@ -156,6 +159,11 @@ class AmiCommands:
     async def _hangup(self, extension: str, call_id: str) -> None:
         checked_extension(extension)
         self._require_link()
+        held = self._mapper.held_by_park(extension, call_id)
+        parked = self._mapper.channels.get(held.parkee) if held is not None else None
+        if parked is not None:  # on hold by park: the call ends with the party waiting in the slot
+            await self._send("Hangup", f"hang up call {call_id} on hold at {extension}", Channel=parked.name)
+            return
         chan = self._channel_of(extension, call_id)
         await self._send("Hangup", f"hang up call {call_id} at {extension}", Channel=chan.name)
 
@@ -241,8 +249,14 @@ class AmiCommands:
             await self._send("PJSIPNotify", f"ask phone {extension} to hold call {call_id}", Endpoint=extension,
                              Variable=NOTIFY_HOLD)
             return
-        slot = await self._park_channel(chan, f"hold call {call_id} at {extension}",
-                                        Timeout=self.hold_park_timeout_s * 1000)
+        mapper = self._mapper
+        mapper.expect_hold_park(chan.uniqueid)  # its ParkedCall is a hold of this leg, not its end
+        try:
+            slot = await self._park_channel(chan, f"hold call {call_id} at {extension}",
+                                            Timeout=self.hold_park_timeout_s * 1000)
+        except BaseException:
+            mapper.hold_parks.discard(chan.uniqueid)
+            raise
         self._hold_slots[(extension, call_id)] = slot
 
     async def _resume(self, extension: str, call_id: str) -> None:

@@ -147,11 +147,21 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
                                     state=_state_of(chan), number=chan.number, ddr=self._ddr_of(chan),
                                     started_at=chan.started_at,
                                     answered_at=chan.answered_at if chan.answered else None))
+        for held in self._mapper.held_legs.values():  # on hold by park: no channel of the extension carries it
+            if held.direction is not None:
+                calls.append(ActiveCall(call_id=held.call_id, extension=held.extension, direction=held.direction,
+                                        state=CallState.HELD, number=held.number, ddr=self._ddr_of_call(held.call_id,
+                                                                                                    held.direction),
+                                        started_at=held.started_at, answered_at=held.answered_at))
         return PbxSnapshot(at=_now(), extensions=dict(self._mapper.extension_states), calls=tuple(calls))
 
     def _ddr_of(self, chan: Channel) -> str | None:
-        call = self._mapper.calls.get(chan.linkedid)
-        return call.ddr if call is not None and chan.direction is Direction.INBOUND else None
+        return self._ddr_of_call(chan.leg_id or chan.linkedid, chan.direction) or (
+            self._ddr_of_call(chan.linkedid, chan.direction) if chan.leg_id else None)
+
+    def _ddr_of_call(self, call_id: str, direction: Direction | None) -> str | None:
+        call = self._mapper.calls.get(call_id)
+        return call.ddr if call is not None and direction is Direction.INBOUND else None
 
     def _later(self, check: Callable[[AmiMapper, datetime], list[PbxEvent]]) -> None:
         """After `confirm_timeout_s`: what the mapper (the one of that moment) concludes is reported."""

@@ -16,6 +16,7 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.telephony import Direction, Disposition, ExtensionState
 from tui_caa.pbx.asterisk.mapping.consultation import AtxferWatch, ConsultationMixin
+from tui_caa.pbx.asterisk.mapping.holds import HeldLeg, HoldParkMixin
 from tui_caa.pbx.asterisk.mapping.model import (
     ANSWERED_ELSEWHERE_CAUSE,
     DIAL_FAILURES,
@@ -34,7 +35,7 @@ from tui_caa.pbx.asterisk.mapping.transfers import TransferMixin
 from tui_caa.pbx.asterisk.packets import Packet
 
 
-class AmiMapper(ConsultationMixin, TransferMixin, ExtensionStateMixin):
+class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, ExtensionStateMixin):
     def __init__(self, config: MapperConfig | None = None) -> None:
         self.config = config = config or MapperConfig()
         self._chan_re = re.compile(config.channel_pattern)
@@ -51,6 +52,8 @@ class AmiMapper(ConsultationMixin, TransferMixin, ExtensionStateMixin):
         self.extension_states: dict[str, ExtensionState] = {}
         self.pending_dials: dict[str, PendingDial] = {}  # by ChannelId
         self.atxfers: dict[str, AtxferWatch] = {}  # by the transferer's Uniqueid
+        self.hold_parks: set[str] = set()  # extension channels whose other party the driver parks for a hold
+        self.held_legs: dict[str, HeldLeg] = {}  # legs on hold by park, by the parked party's Uniqueid
         self.parked: dict[str, str] = {}  # parking slot → Uniqueid of the parked channel
         self._locals: dict[str, str] = {}  # Local channel base name → Uniqueid of its ;1 half
         self._packet: Packet | None = None
@@ -263,7 +266,7 @@ class AmiMapper(ConsultationMixin, TransferMixin, ExtensionStateMixin):
         out.append(event)
 
     def _call_event(self, cls: type, chan: Channel, **extra: object) -> PbxEvent:
-        call = self.calls.get(chan.linkedid)
+        call = (self.calls.get(chan.leg_id) if chan.leg_id else None) or self.calls.get(chan.linkedid)
         ddr = call.ddr if call is not None and chan.direction is Direction.INBOUND else None
         return cls(at=self._at(), extension=chan.ext, call_id=call_id_of(chan), direction=chan.direction,
                    number=chan.number, ddr=ddr, **extra)
@@ -388,15 +391,17 @@ class AmiMapper(ConsultationMixin, TransferMixin, ExtensionStateMixin):
                 other = self.channels.get(uid)
                 if other is not None:
                     if other.ext is not None and not other.announced and not other.done:
-                        self._adopt(other, members)
+                        self._adopt(other, members, out)
                     self._answer(other, out)
 
-    def _adopt(self, chan: Channel, members: set[str]) -> None:
+    def _adopt(self, chan: Channel, members: set[str], out: list[PbxEvent]) -> None:
         """An extension's channel that talks without having rung or dialled: it picked up a parked
         call (ParkedCall, or our resume of a hold by park) or a ringing one (Pickup). Its leg
-        starts here, as an answered call with the party it joined."""
+        starts here, as an answered call with the party it joined (a hold by park: see `holds`)."""
         other = next((self.channels[uid] for uid in members if uid != chan.uniqueid and uid in self.channels), None)
         if other is None:
+            return
+        if self.held_legs and self._resume_parked(chan, other, out):
             return
         joined = self.calls.get(other.linkedid)
         own = self.calls.get(chan.linkedid)
@@ -437,6 +442,8 @@ class AmiMapper(ConsultationMixin, TransferMixin, ExtensionStateMixin):
             return
         if self.atxfers:
             self.atxfers.pop(uid, None)
+        if self.held_legs:
+            self._held_party_gone(uid, out)
         call = self.calls.get(chan.linkedid)
         if chan.ext is not None and chan.announced and not chan.done:
             chan.done = True

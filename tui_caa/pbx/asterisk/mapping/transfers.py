@@ -80,11 +80,18 @@ class TransferMixin(_Base):
         ext, linkedid = m.group("ext"), p.get("ParkeeLinkedid", "")
         for chan in self.channels.values():
             if chan.ext == ext and chan.linkedid == linkedid and chan.announced and not chan.done:
+                if self.hold_parks and self._parked_for_hold(chan, slot, parkee, out):
+                    return
                 chan.done = True
                 out.append(self._call_event(CallParked, chan, slot=slot, recording_ref=self._recording_for(chan)))
                 return
 
     def _unparked(self, p: Packet, out: list[PbxEvent]) -> None:
-        slot = p.get("ParkingSpace", "")
-        if self.parked.get(slot) == p.get("ParkeeUniqueid", ""):
+        slot, parkee = p.get("ParkingSpace", ""), p.get("ParkeeUniqueid", "")
+        if self.parked.get(slot) == parkee:
             del self.parked[slot]
+        if self.held_legs:
+            if p.get("Event") == "ParkedCallGiveUp":  # the held party hung up
+                self._held_party_gone(parkee, out)
+            elif p.get("Event") == "ParkedCallTimeOut":  # it rings back at the agent: a ring of the same call
+                self.held_legs.pop(parkee, None)

@@ -216,6 +216,30 @@ async def test_hold_by_park(fake: FakeAmi) -> None:
         await drv.close()
 
 
+async def test_hanging_up_a_call_on_hold_by_park_hangs_up_the_parked_party(fake: FakeAmi) -> None:
+    fake.followups["Park"] = parked_call
+    # Asterisk, for a Hangup of a parked channel: the lot gives it up, the channel hangs up
+    fake.followups["Hangup"] = lambda action: (
+        event("ParkedCallGiveUp", ParkeeChannel=action["Channel"], ParkeeUniqueid="1795647001.30",
+              ParkeeLinkedid=LIVE_CALL, ParkingSpace="701")
+        + event("Hangup", Channel=action["Channel"], Uniqueid="1795647001.30", Linkedid=LIVE_CALL, Cause="16"))
+    drv = make_driver(fake, hold_method="park")
+    await drv.connect()
+    try:
+        stream = await started(drv)
+        await drv.hold("1002", LIVE_CALL)
+        (held,) = await next_events(stream, 1)
+        assert isinstance(held, CallHeld)
+        await drv.hangup("1002", LIVE_CALL)
+        assert only(fake, "Hangup")["Channel"] == CH_1003  # the party waiting in the slot
+        (ended,) = await next_events(stream, 1)
+        assert isinstance(ended, CallEnded) and (ended.extension, ended.call_id) == ("1002", LIVE_CALL)
+        assert ended.disposition is Disposition.ANSWERED
+        assert not [c for c in (await drv.snapshot()).calls if c.extension == "1002"]
+    finally:
+        await drv.close()
+
+
 # ---- park, pickup ------------------------------------------------------------------------------
 
 async def test_park_returns_the_slot(fake: FakeAmi, driver: AsteriskDriver) -> None:

@@ -211,6 +211,7 @@ class SimAmi:
         # the call's bridge offers the transfer feature (Dial with `T`): otherwise an Atxfer's digits
         # only reach the other party as tones
         self.atxfer_in_bridge = True
+        self.phones_ignoring_notify: set[str] = set()  # phones that do not obey remote-control NOTIFY
         self.refuse: dict[str, str] = {}  # action → error message, e.g. an Asterisk 11 without BlindTransfer
         self.sim = _SimPbx(SimScenario(extensions=EXTENSIONS, recordings=((recording_ref, recording_seconds),)),
                            id_prefix="sim", timing=SimTraffic(ring_timeout=ring_timeout) if ring_timeout else None)
@@ -641,6 +642,8 @@ class SimAmi:
         if endpoint not in self._devices:
             return _error(f"Unable to retrieve endpoint {endpoint}")
         what = next((v.partition("=")[2] for v in action.all("Variable") if v.startswith("Event=")), "")
+        if endpoint in self.phones_ignoring_notify:  # Asterisk sent it; the phone did nothing
+            return [("Response", "Success"), ("Message", "NOTIFY sent")]
         # the phone obeys its remote-control NOTIFY like a key press
         calls = [(call_id, state) for call_id, state in self._ext_calls(endpoint)]
         try:

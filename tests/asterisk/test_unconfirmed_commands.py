@@ -224,3 +224,28 @@ async def test_the_agent_is_told_through_the_gateway_in_both_languages(server: S
             i18n.set_language(language)
             assert "{" not in failure_notice(replace(failed, reason=reason))
     i18n.set_language("pt_BR")
+
+
+async def test_a_hold_the_phone_ignored_is_reported_as_not_confirmed(server: SimAmi, driver: AsteriskDriver,
+                                                                     site: Reader) -> None:
+    server.phones_ignoring_notify.add("1001")  # Asterisk sends the NOTIFY; the phone does nothing
+    _, call_id = await answered_inbound(server, site)
+    await driver.hold("1001", call_id)  # "NOTIFY sent": the command itself succeeded
+    failed = await site.wait_for(lambda e: isinstance(e, CommandFailed), timeout=CONFIRM + 3)
+    assert (failed.extension, failed.call_id, failed.command, failed.reason) == (
+        "1001", call_id, Capability.HOLD, CommandFailure.HOLD_NOT_CONFIRMED)
+    assert not [e for e in site.calls("1001") if isinstance(e, CallHeld)]
+    assert [c.state for c in (await driver.snapshot()).calls if c.extension == "1001"] == [CallState.ACTIVE]
+
+
+async def test_a_hold_the_phone_obeyed_is_not_reported_and_an_ignored_resume_is(server: SimAmi,
+                                                                               driver: AsteriskDriver,
+                                                                               site: Reader) -> None:
+    _, call_id = await answered_inbound(server, site)
+    await driver.hold("1001", call_id)
+    await site.wait_for(is_(CallHeld, "1001", call_id=call_id))
+    server.phones_ignoring_notify.add("1001")
+    await driver.resume("1001", call_id)  # checked after the hold's own check: reports come in that order
+    failed = await site.wait_for(lambda e: isinstance(e, CommandFailed), timeout=CONFIRM + 3)
+    assert failed.reason is CommandFailure.RESUME_NOT_CONFIRMED
+    assert failures(site) == [failed]  # the hold itself was confirmed by its Hold event

@@ -23,7 +23,9 @@ here: it comes back as AMI events through the mapper.
   "none" (default): HOLD is not offered;
   "notify": `PJSIPNotify` to the extension's endpoint with `Event=hold` (resume: `Event=talk`),
   the remote-control NOTIFY that Yealink, Fanvil and other phones obey when allowed to; the phone
-  then holds as if its key was pressed, so the Hold/Unhold events follow as usual;
+  then holds as if its key was pressed, so the Hold/Unhold events follow as usual; a phone that
+  ignores it leaves no trace: without a Hold (Unhold) within `confirm_timeout_s`, CommandFailed
+  HOLD_NOT_CONFIRMED (RESUME_NOT_CONFIRMED) tells the agent;
   "park": the other party is parked (`Park`, TimeoutChannel = the extension's channel, timeout
   `hold_park_timeout_s`) and the slot kept; resume calls the extension and connects it to the slot
   (`Originate` into `parking_context`). The mapper is told (`expect_hold_park`): for the agent it
@@ -248,6 +250,8 @@ class AmiCommands:
         if self.hold_method == "notify":
             await self._send("PJSIPNotify", f"ask phone {extension} to hold call {call_id}", Endpoint=extension,
                              Variable=NOTIFY_HOLD)
+            uid = chan.uniqueid  # a phone may ignore the NOTIFY: only a Hold event confirms it
+            self._later(lambda m, now: m.hold_unconfirmed(uid, True, now))
             return
         mapper = self._mapper
         mapper.expect_hold_park(chan.uniqueid)  # its ParkedCall is a hold of this leg, not its end
@@ -263,9 +267,10 @@ class AmiCommands:
         checked_extension(extension)
         self._require_link()
         if self.hold_method == "notify":
-            self._channel_of(extension, call_id)
+            uid = self._channel_of(extension, call_id).uniqueid
             await self._send("PJSIPNotify", f"ask phone {extension} to resume call {call_id}", Endpoint=extension,
                              Variable=NOTIFY_TALK)
+            self._later(lambda m, now: m.hold_unconfirmed(uid, False, now))
             return
         slot = self._hold_slots.get((extension, call_id))
         if slot is None:

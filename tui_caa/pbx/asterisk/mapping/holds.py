@@ -1,4 +1,7 @@
-"""Hold by park (`hold_method = "park"`): for the agent, one call on hold and resumed, although
+"""Holds the driver asked for: whether a hold by NOTIFY happened (`hold_unconfirmed`), and hold by
+park.
+
+Hold by park (`hold_method = "park"`): for the agent, one call on hold and resumed, although
 Asterisk parks the other party and hangs the agent's channel up (mixed into `AmiMapper`).
 
 What a real Asterisk 20 does (`fixtures/live/f_hold_resume_park.ami`): the driver's `Park` of the
@@ -21,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tui_caa.domain.events import CallEnded, CallHeld, CallResumed, CallTransferred, PbxEvent
-from tui_caa.domain.telephony import Direction, Disposition
+from tui_caa.domain.events import CallEnded, CallHeld, CallResumed, CallTransferred, CommandFailed, PbxEvent
+from tui_caa.domain.telephony import Capability, CommandFailure, Direction, Disposition
 from tui_caa.pbx.asterisk.mapping.model import Channel, call_id_of
 
 if TYPE_CHECKING:
@@ -52,6 +55,16 @@ class HoldParkMixin(_Base):
     def expect_hold_park(self, uniqueid: str) -> None:
         """The driver parks the other party of this extension channel to put the call on hold."""
         self.hold_parks.add(uniqueid)
+
+    def hold_unconfirmed(self, uniqueid: str, held: bool, now: datetime) -> list[PbxEvent]:
+        """The driver asked the phone on this channel to hold (`held`) or resume: after its wait,
+        a leg that is not in that state was not confirmed by any event."""
+        self._packet, self._now = None, now
+        chan = self.channels.get(uniqueid)
+        if chan is None or chan.done or chan.ext is None or chan.held == held:
+            return []
+        return [CommandFailed(at=self._at(), extension=chan.ext, call_id=call_id_of(chan), command=Capability.HOLD,
+                              reason=CommandFailure.HOLD_NOT_CONFIRMED if held else CommandFailure.RESUME_NOT_CONFIRMED)]
 
     def held_by_park(self, extension: str, call_id: str) -> HeldLeg | None:
         return next((h for h in self.held_legs.values() if h.extension == extension and h.call_id == call_id), None)

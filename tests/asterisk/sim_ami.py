@@ -137,6 +137,7 @@ class Originate:
     exten: str
     application: str
     data: str
+    caller_id: str = ""  # the action's CallerID: `"name" <number>`
 
 
 @dataclass(slots=True, eq=False)
@@ -423,6 +424,17 @@ class SimAmi:
                           ("BridgeId", chan.bridge or "")])
         self._write_list(aid, "Channels will follow", "CoreShowChannelsComplete", items)
 
+    async def _action_parkedcalls(self, action: Packet, aid: str) -> None:
+        """res_parking's list: one ParkedCall per parked call (parking_manager.c)."""
+        items = []
+        for call in self._calls.values():
+            parkee = next((c for c in call.live() if c.bridge == f"parking-{call.slot}"), None)
+            if call.slot is not None and parkee is not None:
+                items.append([("Event", "ParkedCall"), *parkee.snapshot("Parkee"), ("ParkerDialString", ""),
+                              ("Parkinglot", "default"), ("ParkingSpace", call.slot), ("ParkingTimeout", "45"),
+                              ("ParkingDuration", "0")])
+        self._write_list(aid, "Parked calls will follow", "ParkedCallsComplete", items)
+
     async def _action_originate(self, action: Packet, aid: str) -> list[tuple[str, str]]:
         channel = action.get("Channel", "")
         if not channel:
@@ -434,7 +446,8 @@ class SimAmi:
         exten, context = action.get("Exten", ""), action.get("Context", "")
         if not app and not exten:
             return _error("Exten not specified")  # manager.c: neither an application nor an extension
-        orig = Originate(aid, action.get("ChannelId") or None, channel, context, exten, app, action.get("Data", ""))
+        orig = Originate(aid, action.get("ChannelId") or None, channel, context, exten, app, action.get("Data", ""),
+                         action.get("CallerID", ""))
         is_async = action.get("Async", "").lower() in ("true", "yes", "1", "on")
         ext = dest if tech.upper() == "PJSIP" and dest in self._devices else None
         self._originating = orig
@@ -819,6 +832,10 @@ class SimAmi:
         chan.originate = orig
         chan.application, chan.application_data = orig.application or "AppDial2", orig.data or "(Outgoing Line)"
         chan.connected_num = connected or ext
+        if orig.caller_id:  # Asterisk sets the channel's caller id and connected line from it: the phone shows it
+            name, _, number = orig.caller_id.rpartition("<")
+            chan.caller_name = chan.connected_name = name.strip().strip('"') or chan.caller_name
+            chan.caller_num = chan.connected_num = number.rstrip(">").strip() or chan.caller_num
         self._dial_begin(None, chan, ext)
         self._newstate(chan, 5)
         return chan

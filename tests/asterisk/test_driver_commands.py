@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.asterisk.fake_ami import FakeAmi
+from tests.asterisk.fake_ami import FIXTURES, FakeAmi, split_packets
 from tests.asterisk.test_driver import LIVE_CALL, SECRET, actions, make_driver, next_events, until
 from tui_caa.domain.events import (
     CallConsulting,
@@ -264,7 +264,32 @@ async def test_park_without_parkedcall_event_times_out(fake: FakeAmi) -> None:
         await drv.close()
 
 
+def parked_calls_list(*raw_items: bytes) -> list[bytes]:
+    """res_parking's reply to `ParkedCalls`, with these ParkedCall events (each gets the ActionID)."""
+    items = [raw.replace(b"Event: ParkedCall\r\n", b"Event: ParkedCall\r\nActionID: x\r\n", 1) for raw in raw_items]
+    return [b"Response: Success\r\nActionID: x\r\nEventList: start\r\nMessage: Parked calls will follow\r\n\r\n",
+            *items, b"Event: ParkedCallsComplete\r\nActionID: x\r\nEventList: Complete\r\n"
+                    + f"ListItems: {len(items)}\r\n\r\n".encode()]
+
+
+# the ParkedCall of slot 701 that a real Asterisk 20 sent (fixtures/live/f_hold_resume_park.ami)
+LIVE_PARKED_701 = next(p for p in split_packets((FIXTURES / "live" / "f_hold_resume_park.ami").read_bytes())
+                       if p.startswith(b"Event: ParkedCall\r\n"))
+
+
+async def test_pickup_of_an_empty_slot_is_refused(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    fake.list_replies["ParkedCalls"] = parked_calls_list(LIVE_PARKED_701)
+    with pytest.raises(PbxError, match="parking slot 702 is empty") as refused:
+        await driver.pickup("1003", "702")  # Asterisk would accept the dial and do nothing visible
+    assert refused.value.field == "slot"
+    assert actions(fake, "Originate") == []
+    fake.list_replies["ParkedCalls"] = parked_calls_list()
+    with pytest.raises(PbxError, match="parking slot 701 is empty"):
+        await driver.pickup("1003", "701")
+
+
 async def test_pickup_slot_and_ringing_extension(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    fake.list_replies["ParkedCalls"] = parked_calls_list(LIVE_PARKED_701)
     stream = await started(driver)
     await driver.pickup("1003", "701")
     slot = only(fake, "Originate")

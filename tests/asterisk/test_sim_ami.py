@@ -618,3 +618,20 @@ async def test_reconnect_after_the_connection_drops_resyncs_the_call(server: Sim
     assert [(c.call_id, c.extension, c.state) for c in snapshot.calls] == [(call_id, "1002", CallState.ACTIVE)]
     await server.sim.remote_hangup(sim_id)
     assert (await reader.wait_for(is_(CallEnded, "1002"))).disposition is Disposition.ANSWERED
+
+
+async def test_click_to_call_rings_the_agent_saying_whom_it_calls(server: SimAmi, driver: AsteriskDriver,
+                                                                  reader: Reader) -> None:
+    await driver.dial("1001", "5198765432")
+    await reader.wait_for(is_(CallDialing, "1001"))
+    phone = next(p for p in server.sent_packets() if p.get("Event") == "Newstate"
+                 and p.get("Channel", "").startswith("PJSIP/1001-") and p.get("ChannelStateDesc") == "Ringing")
+    # what the phone displays: the connected line Asterisk took from the Originate's CallerID
+    assert (phone["ConnectedLineName"], phone["ConnectedLineNum"]) == ("5198765432", "1001")
+
+
+async def test_pickup_of_an_empty_parking_slot_is_refused(server: SimAmi, site_driver: AsteriskDriver,
+                                                          site: Reader) -> None:
+    with pytest.raises(PbxError, match="parking slot 701 is empty"):
+        await site_driver.pickup("1003", "701")
+    assert not [a for a in server.actions if a.get("Action") == "Originate"]

@@ -32,6 +32,7 @@ T = Catalog({
     "number": ("Número inválido para discar: {detail}", "Invalid number to dial: {detail}"),
     "target": ("Destino inválido: {detail}", "Invalid target: {detail}"),
     "pbx_refused": ("A central recusou: {detail}", "The PBX refused: {detail}"),
+    "slot": ("Não há chamada estacionada nessa vaga.", "No call is parked on that slot."),
     "bad_login": ("Usuário ou senha incorretos.", "Wrong login or password."),
     "expired": ("Sua sessão terminou; entre de novo.", "Your session has ended; log in again."),
     "unreachable": ("Sem contato com o serviço de integração; nada foi enviado. Tente de novo em instantes.",
@@ -114,6 +115,8 @@ def readable(exc: DomainError) -> str:
             return T(exc.field)
         case NotAllowed() if exc.field in ("number", "target"):
             return T(exc.field, detail=detail.split(": ", 1)[-1])
+        case PbxError() if exc.field == "slot":
+            return T("slot")
         case PbxError():
             return T("pbx_refused", detail=detail)
     return detail

@@ -5,7 +5,8 @@ is the Linkedid), sends standard AMI actions and turns `Response: Error` into a 
 Asterisk's own message. The state that follows (answered, held, transferred…) is never invented
 here: it comes back as AMI events through the mapper.
 
-- dial: `Originate` (Async) of `<technology>/<ext>` into `dial_context`, with a fresh `ChannelId`
+- dial: `Originate` (Async) of `<technology>/<ext>` into `dial_context` (CallerID `"<number>" <ext>`: the
+  agent's phone shows whom it calls), with a fresh `ChannelId`
   that becomes the call id; announced to the mapper, so the call is DIALING as soon as its channel
   rings the agent's phone (where Asterisk's CDR starts it too), and a failed Originate (the phone
   never answered, no channel at all) still ends with CallEnded NO_ANSWER / BUSY / FAILED.
@@ -36,7 +37,8 @@ here: it comes back as AMI events through the mapper.
 - park: `Park` of the other party (TimeoutChannel = the extension's channel, which Asterisk treats
   as the parker); the slot comes from the `ParkedCall` event. pickup: of a call ringing at another
   extension: `Originate` of the extension's phone into `Pickup(<ext>@<pickup_context>)`; otherwise
-  the argument is a parking slot: `Originate` of the extension's phone to slot@`parking_context`.
+  the argument is a parking slot: `Originate` of the extension's phone to slot@`parking_context`,
+  once `ParkedCalls` shows a call there (an empty slot is refused: Asterisk would accept the dial).
 - DTMF: one `PlayDTMF` per digit on the *other party's* channel (PlayDTMF sends the digit out of
   the channel it names, so that is how the far end, e.g. an IVR, hears the agent's digits).
 - play recording: `Originate` of `<technology>/<n>` (an extension) or `Local/<n>@<dial_context>`
@@ -150,9 +152,13 @@ class AmiCommands:
         mapper.expect_originate(PendingDial(channel_id=channel_id, extension=extension, number=number,
                                             direction=direction, channel=self._phone(extension)))
         try:
+            # CallerID: the phone rung first shows whom it is calling (Asterisk sets the connected line
+            # from it; without it the phone shows "anonymous"); the number stays the extension's own,
+            # so the caller id the far end gets does not change
             await self._send("Originate", f"call {number} from {extension}",
                              Channel=self._phone(extension), Context=self.dial_context, Exten=number,
-                             Priority=1, Timeout=self.originate_timeout_ms, Async=True, ChannelId=channel_id)
+                             Priority=1, Timeout=self.originate_timeout_ms, Async=True, ChannelId=channel_id,
+                             CallerID=f'"{number}" <{extension}>')
         except BaseException:
             mapper.pending_dials.pop(channel_id, None)  # refused: no OriginateResponse will come
             raise
@@ -316,9 +322,20 @@ class AmiCommands:
                                   Channel=self._phone(extension), Application="Pickup",
                                   Data=f"{target}@{self.pickup_context}")
         else:
+            if not await self._slot_taken(target):
+                raise PbxError(f"parking slot {target} is empty: no call is parked there", field="slot")
             await self._originate(f"pick up parking slot {target} from {extension}",
                                   Channel=self._phone(extension), Context=self.parking_context, Exten=target,
                                   Priority=1)
+
+    async def _slot_taken(self, slot: str) -> bool:
+        """Whether a call is parked on `slot`, as res_parking says now (`ParkedCalls`): dialling an
+        empty slot is accepted by Asterisk and does nothing the agent could see. When the list cannot
+        be had (no such action), the slot is tried."""
+        reply = await self._client.send_list_action("ParkedCalls")
+        if reply.response.get("Response") != "Success":
+            return True
+        return any(item.get("ParkingSpace") == slot for item in reply.items)
 
     # ---- DTMF, recordings, supervision ----
 

@@ -20,7 +20,6 @@ from tui_caa.pbx.asterisk.mapping.holds import HeldLeg, HoldParkMixin
 from tui_caa.pbx.asterisk.mapping.model import (
     ANSWERED_ELSEWHERE_CAUSE,
     DIAL_FAILURES,
-    ORIGINATE_FAILURES,
     Call,
     Channel,
     MapperConfig,
@@ -29,13 +28,14 @@ from tui_caa.pbx.asterisk.mapping.model import (
     dialed_number,
     num,
 )
+from tui_caa.pbx.asterisk.mapping.originates import OriginateMixin
 from tui_caa.pbx.asterisk.mapping.resync import load_active_channels
 from tui_caa.pbx.asterisk.mapping.states import ExtensionStateMixin
 from tui_caa.pbx.asterisk.mapping.transfers import TransferMixin
 from tui_caa.pbx.asterisk.packets import Packet
 
 
-class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, ExtensionStateMixin):
+class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, OriginateMixin, ExtensionStateMixin):
     def __init__(self, config: MapperConfig | None = None) -> None:
         self.config = config = config or MapperConfig()
         self._chan_re = re.compile(config.channel_pattern)
@@ -100,10 +100,6 @@ class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, ExtensionStateM
         for packet in packets:
             out.extend(self.feed(packet, now))
         return out
-
-    def expect_originate(self, dial: PendingDial) -> None:
-        """The driver sent this Originate: its failure must still end the call for the extension."""
-        self.pending_dials[dial.channel_id] = dial
 
     def peers(self, chan: Channel) -> list[Channel]:
         """The other channels in the bridge of `chan` (the other party; in a consultation, the target)."""
@@ -281,18 +277,6 @@ class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, ExtensionStateM
                 if dial is not None and chan.ext == dial.extension:
                     self._dial_started(chan, dial, out)
 
-    def _dial_started(self, chan: Channel, dial: PendingDial, out: list[PbxEvent]) -> None:
-        """Our own dial: its channel rings the agent's phone first; the call is the agent's from now,
-        dialling the number it asked for (as Asterisk's CDR counts it too)."""
-        dial.announced = True
-        chan.originated = True
-        chan.announced = True
-        chan.direction = dial.direction
-        chan.number = dial.number
-        event = self._call_event(CallDialing, chan)
-        chan.started_at = event.at
-        out.append(event)
-
     def _newstate(self, p: Packet, out: list[PbxEvent]) -> None:
         chan = self._channel(p)
         if chan is None or chan.ext is None:
@@ -463,29 +447,6 @@ class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, ExtensionStateM
             members = self.bridges.get(chan.bridge)
             if members is not None:
                 members.discard(uid)
-
-    def _originateresponse(self, p: Packet, out: list[PbxEvent]) -> None:
-        dials = self.pending_dials
-        if not dials:
-            return
-        dial = dials.pop(p.get("Uniqueid", ""), None)
-        if dial is None:  # no ChannelId echoed (e.g. "<null>"): the requested channel and number
-            name, exten = p.get("Channel", ""), p.get("Exten", "")
-            dial = next((d for d in dials.values() if d.channel == name and d.number == exten), None)
-            if dial is None:
-                return
-            del dials[dial.channel_id]
-        if p.get("Response") == "Success" or dial.announced:
-            return
-        leg = next((c for c in self.channels.values() if c.linkedid == dial.channel_id and c.ext == dial.extension),
-                   None)
-        if leg is not None and (leg.announced or leg.done):
-            return  # the channel events tell (or told) the end of this leg
-        if leg is not None:
-            leg.done = True
-        out.append(CallEnded(at=self._at(), extension=dial.extension, call_id=dial.channel_id,
-                             direction=dial.direction, number=dial.number,
-                             disposition=ORIGINATE_FAILURES.get(p.get("Reason", ""), Disposition.FAILED)))
 
     def _disposition(self, chan: Channel, cause: str = "") -> Disposition:
         """What happened to an extension's leg that ends without a transfer."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.asterisk.live import CUSTOMER, DDR_JORNAL, DDR_QUEUE, mapped, packets, replay_records
 from tui_caa.crm import CrmStore
 from tui_caa.domain.events import (
@@ -18,6 +20,8 @@ from tui_caa.domain.events import (
 )
 from tui_caa.domain.lookup import HistoryFilter
 from tui_caa.domain.telephony import Direction, Disposition
+from tui_caa.protocol.messages import PbxUpdate
+from tui_caa.ui.model import ConsoleModel
 
 # ---- e2: 1001 consults 1002 about the customer's call, then cancels ----
 
@@ -90,3 +94,22 @@ async def test_queue_calls_answered_elsewhere_are_not_missed_calls(store: CrmSto
     assert answered.disposition is Disposition.ANSWERED and answered.answered_at is not None
     for ext in ("1001", "1003"):
         assert not (await store.call_history(ext, HistoryFilter(missed_only=True))).rows
+
+
+@pytest.mark.parametrize("extension", ["1001", "1003"])
+def test_the_console_does_not_announce_a_call_answered_elsewhere_as_missed(extension: str) -> None:
+    model = ConsoleModel(extension=extension)
+    changes = set()
+    for event in mapped(G).events:
+        changes |= model.apply(PbxUpdate(event))
+    assert model.missed == [] and "missed" not in changes and not model.my_calls()
+
+
+# ---- c: 1001 dials (51) 98765-4321 from the console (Originate of PJSIP/1001) ----
+
+async def test_click_to_call_is_recorded_as_what_happened(store: CrmStore, tmp_path: Path) -> None:
+    records = await replay_records("c_click_to_call.ami", store, tmp_path)
+    ((key, rec),) = records.items()
+    assert key[0] == "1001" and key[1].startswith("caa-")  # the ChannelId tui-caa gave the Originate
+    assert (rec.direction, rec.remote_raw, rec.ddr_raw, rec.disposition, rec.missed) == (
+        Direction.OUTBOUND, "987654321", None, Disposition.ANSWERED, False)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from tests.asterisk.fake_ami import FakeAmi, split_packets
@@ -30,6 +31,7 @@ from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
 from tui_caa.pbx.asterisk.driver import AsteriskDriver
 from tui_caa.pbx.asterisk.packets import Packet, PacketReader
+from tui_caa.protocol.messages import LinkState
 from tui_caa.protocol.principal import Principal, Role
 from tui_caa.ui.model import ConsoleModel
 
@@ -102,7 +104,9 @@ async def _wait(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition not met")
 
 
-async def test_hold_and_resume_by_park_is_one_call_in_the_crm(store: CrmStore, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reconnect_while_held", [False, True])
+async def test_hold_and_resume_by_park_is_one_call_in_the_crm(store: CrmStore, tmp_path: Path,
+                                                               reconnect_while_held: bool) -> None:
     await store.save_traffic_source(TrafficSource(name="Jornal", ddr_raw="(51) 2101-0001"))
     async with SimAmi(secret="lab-secret") as server:
         driver = make_driver(server, hold_method="park")
@@ -138,6 +142,12 @@ async def test_hold_and_resume_by_park_is_one_call_in_the_crm(store: CrmStore, t
             assert call.traffic_source is not None and call.traffic_source.name == "Jornal"
             await session.hold(call.call_id)
             await until(lambda: state() is CallState.HELD)  # the console still shows the call
+            if reconnect_while_held:  # the AMI link drops and comes back while the customer waits in the slot
+                await server.stop_listening()
+                await _wait(lambda: gateway.link is not LinkState.CONNECTED)
+                await server.listen()
+                await asyncio.wait_for(gateway.wait_connected(), 5)
+                await until(lambda: state() is CallState.HELD)
             await session.resume(call.call_id)  # the same key, the same call
             await until(lambda: state() is CallState.ACTIVE)
             assert [c.call_id for c in model.my_calls()] == [call.call_id]

@@ -192,8 +192,11 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
             mapper.feed(item, now)
         channels = await self._client.send_list_action("CoreShowChannels")
         mapper.load_active_channels(channels.items)
+        if self._mapper.held_legs:  # calls on hold by park outlive the session while their party is parked
+            parked = await self._client.send_list_action("ParkedCalls")
+            mapper.keep_held(self._mapper.held_legs.values(), parked.items)
         self._mapper = mapper
-        self._hold_slots.clear()
+        self._hold_slots = {key: slot for key, slot in self._hold_slots.items() if mapper.held_by_park(*key)}
 
     async def _pump(self) -> None:
         while not self._closed:

@@ -20,6 +20,7 @@ So the driver announces each hold by park (`expect_hold_park`), and then:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 from tui_caa.domain.events import CallEnded, CallHeld, CallResumed, CallTransferred, CommandFailed, PbxEvent
 from tui_caa.domain.telephony import Capability, CommandFailure, Direction, Disposition
 from tui_caa.pbx.asterisk.mapping.model import Channel, call_id_of
+from tui_caa.pbx.asterisk.packets import Packet
 
 if TYPE_CHECKING:
     from tui_caa.pbx.asterisk.mapping.mapper import AmiMapper
@@ -65,6 +67,15 @@ class HoldParkMixin(_Base):
             return []
         return [CommandFailed(at=self._at(), extension=chan.ext, call_id=call_id_of(chan), command=Capability.HOLD,
                               reason=CommandFailure.HOLD_NOT_CONFIRMED if held else CommandFailure.RESUME_NOT_CONFIRMED)]
+
+    def keep_held(self, legs: Iterable[HeldLeg], parked: list[Packet]) -> None:
+        """After a reconnect (a fresh mapper): the legs held by park whose party still waits in its
+        slot, as `ParkedCalls` lists it now."""
+        where = {item.get("ParkingSpace"): item.get("ParkeeUniqueid") for item in parked}
+        for held in legs:
+            if where.get(held.slot) == held.parkee:
+                self.held_legs[held.parkee] = held
+                self.parked[held.slot] = held.parkee
 
     def held_by_park(self, extension: str, call_id: str) -> HeldLeg | None:
         return next((h for h in self.held_legs.values() if h.extension == extension and h.call_id == call_id), None)

@@ -210,8 +210,11 @@ async def test_hold_by_park(fake: FakeAmi) -> None:
         orig = only(fake, "Originate")
         assert headers(orig, "Channel", "Context", "Exten", "Priority", "Async") == {
             "Channel": "PJSIP/1002", "Context": "parkedcalls", "Exten": "701", "Priority": "1", "Async": "true"}
+        # the phone did not answer the resume (no bridge yet): the call is still held, the key tries again
+        await drv.resume("1002", LIVE_CALL)
+        assert [a["Exten"] for a in actions(fake, "Originate")] == ["701", "701"]
         with pytest.raises(PbxError, match="was not put on hold"):
-            await drv.resume("1002", LIVE_CALL)
+            await drv.resume("1003", LIVE_CALL)
     finally:
         await drv.close()
 

@@ -97,7 +97,6 @@ class AmiCommands:
     _client: AmiClient
     _mapper: AmiMapper
     _park_waiters: dict[str, asyncio.Future[str]]
-    _hold_slots: dict[tuple[str, str], str]
 
     # annotations, not methods: a method here would come before PumpedDriver's in the MRO
     _require_link: Callable[[], None]
@@ -262,12 +261,10 @@ class AmiCommands:
         mapper = self._mapper
         mapper.expect_hold_park(chan.uniqueid)  # its ParkedCall is a hold of this leg, not its end
         try:
-            slot = await self._park_channel(chan, f"hold call {call_id} at {extension}",
-                                            Timeout=self.hold_park_timeout_s * 1000)
+            await self._park_channel(chan, f"hold call {call_id} at {extension}", Timeout=self.hold_park_timeout_s * 1000)
         except BaseException:
             mapper.hold_parks.discard(chan.uniqueid)
             raise
-        self._hold_slots[(extension, call_id)] = slot
 
     async def _resume(self, extension: str, call_id: str) -> None:
         checked_extension(extension)
@@ -278,12 +275,13 @@ class AmiCommands:
                              Variable=NOTIFY_TALK)
             self._later(lambda m, now: m.hold_unconfirmed(uid, False, now))
             return
-        slot = self._hold_slots.get((extension, call_id))
-        if slot is None:
+        held = self._mapper.held_by_park(extension, call_id)
+        if held is None:
             raise PbxError(f"call {call_id} was not put on hold from {extension} by {self.name}", field="call_id")
-        await self._originate(f"resume call {call_id} at {extension} from parking slot {slot}",
-                              Channel=self._phone(extension), Context=self.parking_context, Exten=slot, Priority=1)
-        del self._hold_slots[(extension, call_id)]
+        # while the call stays held (the phone did not answer this), the hold key may try again
+        await self._originate(f"resume call {call_id} at {extension} from parking slot {held.slot}",
+                              Channel=self._phone(extension), Context=self.parking_context, Exten=held.slot,
+                              Priority=1)
 
     # ---- park, pickup ----
 

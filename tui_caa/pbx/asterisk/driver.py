@@ -98,7 +98,6 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
                                  max_packet_size=max_packet_size, skip_event=event_filter(self._mapper_config))
         self.action_timeout = self._client.action_timeout
         self._park_waiters: dict[str, asyncio.Future[str]] = {}  # parked channel's Uniqueid → slot
-        self._hold_slots: dict[tuple[str, str], str] = {}  # (extension, call id) → slot (hold by park)
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> AsteriskDriver:
@@ -196,7 +195,6 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
             parked = await self._client.send_list_action("ParkedCalls")
             mapper.keep_held(self._mapper.held_legs.values(), parked.items)
         self._mapper = mapper
-        self._hold_slots = {key: slot for key, slot in self._hold_slots.items() if mapper.held_by_park(*key)}
 
     async def _pump(self) -> None:
         while not self._closed:

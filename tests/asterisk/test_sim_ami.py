@@ -635,3 +635,25 @@ async def test_pickup_of_an_empty_parking_slot_is_refused(server: SimAmi, site_d
     with pytest.raises(PbxError, match="parking slot 701 is empty"):
         await site_driver.pickup("1003", "701")
     assert not [a for a in server.actions if a.get("Action") == "Originate"]
+
+
+async def test_a_consultation_under_way_survives_a_reconnect(server: SimAmi, site_driver: AsteriskDriver,
+                                                             site: Reader) -> None:
+    """After a resync from CoreShowChannels the consulted phone is still the consultation (not the
+    customer's call) and the transferer still consults: cancel works, and nothing is recorded twice."""
+    _, call_id = await answered_inbound(server, site)
+    await site_driver.consult("1001", call_id, "1002")
+    ringing = await site.wait_for(is_(CallRinging, "1002"))
+    await server.sim.answer("1002", await sim_call_at(server, "1002"))
+    await site.wait_for(is_(CallAnswered, "1002", call_id=ringing.call_id))
+    resyncs = sum(isinstance(e, DriverResynced) for e in site.events)
+    await server.stop_listening()
+    await server.listen()
+    await until(lambda: sum(isinstance(e, DriverResynced) for e in site.events) > resyncs)
+    calls = {(c.extension, c.call_id): c for c in (await site_driver.snapshot()).calls}
+    consult = calls["1002", ringing.call_id]
+    assert (consult.direction, consult.number, consult.ddr) == (Direction.INTERNAL, "1001", None)
+    assert calls["1001", call_id].state is CallState.CONSULTING
+    await site_driver.cancel_transfer("1001", call_id)
+    ended = await site.wait_for(is_(CallEnded, "1002", call_id=ringing.call_id))
+    assert ended.direction is Direction.INTERNAL and ended.recording_ref is None

@@ -21,7 +21,13 @@ def load_active_channels(mapper: AmiMapper, items: list[Packet]) -> None:
     firsts = {p["Uniqueid"]: p for p in items if p.get("Uniqueid") == p.get("Linkedid")}
     for p in items:
         chan = mapper._channel(p)
-        if chan is None or chan.ext is None:
+        if chan is None:
+            continue
+        bridge = p.get("BridgeId")
+        if bridge:  # every channel's: the other party of a leg may be no extension
+            chan.bridge = bridge
+            mapper.bridges.setdefault(bridge, set()).add(chan.uniqueid)
+        if chan.ext is None:
             continue
         uid, linkedid = p["Uniqueid"], p.get("Linkedid") or p["Uniqueid"]
         connected = p.get("ConnectedLineNum", "")
@@ -46,10 +52,7 @@ def load_active_channels(mapper: AmiMapper, items: list[Packet]) -> None:
         chan.number = number
         chan.answered = p.get("ChannelStateDesc") == "Up"
         chan.started_at = _started(p, mapper._at())
-        bridge = p.get("BridgeId")
-        if bridge:
-            chan.bridge = bridge
-            mapper.bridges.setdefault(bridge, set()).add(uid)
+    _consultations(mapper, items)
     # answered: not reported; best estimate = when the call's latest channel that is Up was
     # created (the answering leg is created when the dial to it begins, so no earlier than that)
     latest: dict[str, datetime] = {}
@@ -62,6 +65,35 @@ def load_active_channels(mapper: AmiMapper, items: list[Packet]) -> None:
     for chan in mapper.channels.values():
         if chan.answered and chan.linkedid in latest:
             chan.answered_at = max(latest[chan.linkedid], chan.started_at or latest[chan.linkedid])
+
+
+def _consultations(mapper: AmiMapper, items: list[Packet]) -> None:
+    """An Atxfer consultation under way (see `consultation`): the `Local/<target>@…;1` half that
+    nobody dialled shares a bridge with the transferer only, while the held party waits alone in
+    the call's bridge. The target's phone is then the consulted leg, the transferer is consulting."""
+    members: dict[str, list[Packet]] = {}
+    for p in items:
+        if p.get("BridgeId"):
+            members.setdefault(p["BridgeId"], []).append(p)
+    for one in items:
+        name = one.get("Channel", "")
+        if not (name.startswith("Local/") and name.endswith(";1")) or one.get("Uniqueid") == one.get("Linkedid"):
+            continue
+        with_one = [p for p in members.get(one.get("BridgeId", ""), []) if p is not one]
+        transferer = mapper.channels.get(with_one[0]["Uniqueid"]) if len(with_one) == 1 else None
+        if transferer is None or transferer.ext is None:
+            continue
+        held_alone = any(len(members.get(p.get("BridgeId", ""), [])) == 1 for p in items
+                         if p.get("Linkedid") == transferer.linkedid and p.get("BridgeId")
+                         and p is not one and p["Uniqueid"] != transferer.uniqueid)
+        if not held_alone:  # the transfer is complete: ;1 talks with the transferred party
+            continue
+        target = name[6:].split("@", 1)[0]
+        transferer.consulting = True
+        for chan in mapper.channels.values():
+            if chan.ext == target and chan.linkedid == transferer.linkedid and chan is not transferer:
+                chan.leg_id, chan.consult_local = chan.uniqueid, name[:-2]
+                chan.direction, chan.number = Direction.INTERNAL, transferer.ext
 
 
 def _started(p: Packet, now: datetime) -> datetime:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.asterisk.live import CUSTOMER, DDR_JORNAL, DDR_QUEUE, mapped, packets, replay_records
+from tests.asterisk.live import CUSTOMER, DDR_JORNAL, DDR_QUEUE, LIVE, mapped, packets, replay_records
 from tui_caa.crm import CrmStore
 from tui_caa.domain.events import (
     CallAnswered,
@@ -113,3 +113,12 @@ async def test_click_to_call_is_recorded_as_what_happened(store: CrmStore, tmp_p
     assert key[0] == "1001" and key[1].startswith("caa-")  # the ChannelId tui-caa gave the Originate
     assert (rec.direction, rec.remote_raw, rec.ddr_raw, rec.disposition, rec.missed) == (
         Direction.OUTBOUND, "987654321", None, Disposition.ANSWERED, False)
+
+
+def test_the_live_sessions_are_the_shared_ones_unchanged() -> None:
+    shared = Path(__file__).parents[3] / "shared" / "fixtures" / "asterisk" / "live"
+    names = sorted(p.name for p in LIVE.iterdir())
+    assert names == ["README.md", "c_click_to_call.ami", "e2_consult_cancel.ami", "f_hold_resume_park.ami",
+                     "g_queue.ami"]
+    if shared.exists():  # beside the project's shared folder (not in every checkout)
+        assert all((LIVE / name).read_bytes() == (shared / name).read_bytes() for name in names)

@@ -657,3 +657,28 @@ async def test_a_consultation_under_way_survives_a_reconnect(server: SimAmi, sit
     await site_driver.cancel_transfer("1001", call_id)
     ended = await site.wait_for(is_(CallEnded, "1002", call_id=ringing.call_id))
     assert ended.direction is Direction.INTERNAL and ended.recording_ref is None
+
+
+async def test_another_ami_session_sees_a_click_to_call_when_the_agents_phone_rings(
+        server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    """`pbx events` (a second AMI session) was not told of the Originate; it sees the dial start
+    when the agent's phone rings, with the number and the call id the dialling driver has."""
+    other = make_driver(server)
+    await other.connect()
+    seen = Reader(other)
+    try:
+        await seen.wait_for(lambda e: isinstance(e, DriverResynced))
+        call_id = await driver.dial("1001", "5198765432")
+        dialing = await seen.wait_for(is_(CallDialing, "1001"))
+        assert (dialing.call_id, dialing.number, dialing.direction) == (call_id, "5198765432", Direction.OUTBOUND)
+        # it starts with the ring of the agent's phone, not when the phone answered: what a mapper
+        # makes of the stream up to that DialBegin
+        packets = server.sent_packets()
+        ring = next(i for i, p in enumerate(packets) if p.get("Event") == "DialBegin" and "Channel" not in p
+                    and p.get("DestChannel", "").startswith("PJSIP/1001-"))
+        assert not [p for p in packets[:ring] if p.get("Event") == "DialEnd"]
+        early = [e for e in AmiMapper().feed_all(packets[:ring + 1]) if isinstance(e, CallDialing)]
+        assert [(e.call_id, e.number) for e in early] == [(call_id, "5198765432")]
+    finally:
+        seen.stop()
+        await other.close()

@@ -315,6 +315,8 @@ class AmiMapper(ConsultationMixin, HoldParkMixin, TransferMixin, OriginateMixin,
         caller = self._channel(p) if "Uniqueid" in p else None
         if caller is None:
             dest.originated = True  # Originate: the phone rings to place a call of its own
+            if dest.ext is not None and not dest.announced and not dest.done:
+                self._foreign_dial(dest, p.get("DestConnectedLineName"), out)
             return
         dest.dialer = caller.uniqueid
         if dest.ext is None:

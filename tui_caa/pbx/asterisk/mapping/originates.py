@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui_caa.domain.events import CallDialing, CallEnded, PbxEvent
-from tui_caa.domain.telephony import Disposition
+from tui_caa.domain.telephony import Direction, Disposition
 from tui_caa.pbx.asterisk.mapping.model import ORIGINATE_FAILURES, Channel, PendingDial
 from tui_caa.pbx.asterisk.packets import Packet
 
@@ -35,6 +35,16 @@ class OriginateMixin(_Base):
         event = self._call_event(CallDialing, chan)
         chan.started_at = event.at
         out.append(event)
+
+    def _foreign_dial(self, chan: Channel, shown: str | None, out: list[PbxEvent]) -> None:
+        """A click-to-call this mapper was not told of (another AMI session's, e.g. `pbx events`, or
+        ours before a reconnect): the driver's Originate names the number in the CallerID it gives
+        the agent's phone, which Asterisk shows as the connected line; the dial starts now."""
+        if not shown or not shown.isdigit() or shown == chan.ext:
+            return
+        direction = Direction.INTERNAL if self.is_internal_number(shown) else Direction.OUTBOUND
+        self._dial_started(chan, PendingDial(channel_id=chan.uniqueid, extension=chan.ext or "", number=shown,
+                                             direction=direction, channel=chan.name), out)
 
     def _originateresponse(self, p: Packet, out: list[PbxEvent]) -> None:
         dials = self.pending_dials

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,10 @@ from tests.gateway_fixtures import make_rig
 from tests.ui.conftest import settle
 from tui_caa.crm import CrmStore
 from tui_caa.domain import CallState, Capability, Customer, Phone
+from tui_caa.domain.events import CommandFailed
+from tui_caa.domain.telephony import CommandFailure
 from tui_caa.pbx.sim import SimulatorDriver
+from tui_caa.protocol.messages import PbxUpdate
 from tui_caa.ui.app import CaaApp
 from tui_caa.ui.screens.prompts import PromptScreen
 
@@ -347,3 +351,24 @@ async def test_consulting_says_whom_once(rig, console) -> None:  # type: ignore[
         await settle(rig, pilot)
         info = text_of(app, "#call-info")
         assert "consultando 1002" in info and info.count("consultando") == 1
+
+
+async def test_a_command_the_pbx_did_not_carry_out_is_an_error_notice(rig, console) -> None:  # type: ignore[no-untyped-def]
+    """What the gateway publishes when a driver finds a transfer it sent was not carried out
+    (an Asterisk Atxfer to an unknown extension: tests/asterisk/test_unconfirmed_commands.py)."""
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f6")
+        await settle(rig, pilot)
+        failed = CommandFailed(at=rig.clock.now(), extension="1001", call_id=call_id,
+                               command=Capability.ATTENDED_TRANSFER, reason=CommandFailure.TRANSFER_ABORTED,
+                               target="1999")
+        rig.gateway.hub.publish("1001", PbxUpdate(failed))
+        rig.gateway.hub.publish("1002", PbxUpdate(replace(failed, extension="1002")))  # not this console's
+        await settle(rig, pilot)
+        notices = [n for n in app._notifications if n.severity == "error"]
+        assert [n.message for n in notices] == [
+            "A transferência para 1999 não foi concluída: a central desistiu dela (ramal inexistente?). "
+            "A chamada continua com você."]
+        assert my_call(rig).state is CallState.ACTIVE

@@ -18,7 +18,8 @@ here: it comes back as AMI events through the mapper.
   features.conf, which `Atxfer` needs): consult = `Atxfer` (Channel = the extension's channel);
   complete = `Hangup` of the transferer's channel (Asterisk completes an attended transfer when the
   transferer hangs up); an `Atxfer` Asterisk accepted but did not carry out is found out by the
-  mapper (`mapping/consultation.py`, `expect_atxfer`) or after `confirm_timeout_s`; cancel = `Hangup` of the consulted channel(s) (Asterisk then puts the
+  mapper (`mapping/consultation.py`, `expect_atxfer`) or after `confirm_timeout_s`;
+  cancel = `Hangup` of the consulted channel(s) (Asterisk then puts the
   transferer back with the held party). `CancelAtxfer` (Asterisk 17+) is not used, to work on 13-16.
 - hold: core AMI has no Hold action. `hold_method`:
   "none" (default): HOLD is not offered;

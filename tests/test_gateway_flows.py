@@ -262,3 +262,32 @@ async def test_a_command_the_pbx_lacks_is_refused_naming_the_pbx(store: CrmStore
             await rig.sessions["1001"].hold(call_id)
     finally:
         await rig.gateway.stop()
+
+
+async def test_attended_transfer_records_the_consultation_apart_and_pops_the_customer_at_the_target(
+        rig: Rig) -> None:
+    """The colleague's consultation is an internal call with the agent; the customer's call reaches
+    it at the transfer with its DDR's source and the screen pop, and is recorded from there (issue 13)."""
+    first, second = rig.sessions["1001"], rig.sessions["1002"]
+    call_id = await rig.ring("1001", "051987654321", ddr="5121010001")
+    await first.answer(call_id)
+    await first.consult(call_id, "1002")
+    consult = events(await rig.received(second), CallRinging)[0]
+    assert (consult.direction, consult.number, consult.ddr) == (Direction.INTERNAL, "1001", None)
+    await second.answer(consult.call_id)
+    await rig.settle(20)  # the agents talk
+    await first.complete_transfer(call_id)
+    got = await rig.received(second)
+    joined = next(m for m in got if isinstance(m, PbxUpdate) and isinstance(m.event, CallAnswered)
+                  and m.event.call_id == call_id)
+    assert joined.traffic_source is not None and joined.traffic_source.name == "Jornal"
+    pop = next(m for m in got if isinstance(m, ScreenPop) and m.extension == "1002")
+    assert pop.call_id == call_id and [match.customer.name for match in pop.lookup.exact] == ["Ana Souza"]
+    await rig.settle(30)
+    await second.hangup(call_id)
+    await rig.recorded()
+    rows = {row.call.pbx_call_id: row.call for row in (await second.call_history()).rows}
+    talk, customer = rows[consult.call_id], rows[call_id]
+    assert (talk.direction, talk.remote_raw, talk.ddr_raw, talk.talk_seconds) == (Direction.INTERNAL, "1001", None, 20)
+    assert (customer.direction, customer.ddr_e164, customer.talk_seconds) == (Direction.INBOUND, "+555121010001", 30)
+    assert customer.started_at == talk.ended_at  # from the transfer on, not from the consultation's ring

@@ -10,7 +10,7 @@ from tui_caa.domain import Customer, CustomerMatch, ExtensionState, Phone, Phone
 from tui_caa.domain import events as ev
 from tui_caa.domain.errors import NotAllowed, PbxError
 from tui_caa.domain.events import ActiveCall, PbxSnapshot
-from tui_caa.domain.telephony import CallState, Direction, Disposition
+from tui_caa.domain.telephony import CallState, Capability, CommandFailure, Direction, Disposition
 from tui_caa.pbx.asterisk.errors import AmiError
 from tui_caa.protocol.link_errors import WireError
 from tui_caa.protocol.messages import (
@@ -46,6 +46,11 @@ EVERY_EVENT = [
     ev.CallTransferred(at=AT, extension="1001", call_id="c1", target="1002", attended=True, recording_ref="r"),
     ev.CallParked(at=AT, extension="1001", call_id="c1", slot="701"),
     ev.CallEnded(at=AT, extension="1001", call_id="c1", disposition=Disposition.NO_ANSWER),
+    ev.CallEnded(at=AT, extension="1002", call_id="c1", disposition=Disposition.ANSWERED_ELSEWHERE),
+    ev.CommandFailed(at=AT, extension="1001", call_id="c1", command=Capability.HOLD,
+                     reason=CommandFailure.HOLD_NOT_CONFIRMED),
+    ev.CommandFailed(at=AT, extension="1001", call_id="c1", command=Capability.ATTENDED_TRANSFER,
+                     reason=CommandFailure.TARGET_BUSY, target="1002"),
 ]
 
 

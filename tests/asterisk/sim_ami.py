@@ -61,6 +61,7 @@ from tui_caa.domain.telephony import CallState, Capability, Disposition, Extensi
 from tui_caa.pbx.asterisk.packets import Packet, PacketReader
 from tui_caa.pbx.base import PbxError
 from tui_caa.pbx.sim import SimScenario, SimulatorDriver
+from tui_caa.pbx.sim_traffic import SimTraffic
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class Originate:
     exten: str
     application: str
     data: str
+    caller_id: str = ""  # the action's CallerID: `"name" <number>`
 
 
 @dataclass(slots=True, eq=False)
@@ -187,6 +189,11 @@ class _SimPbx(SimulatorDriver):
 
     hook: Any = None
 
+    def __init__(self, *args: Any, timing: SimTraffic | None = None, **kwargs: Any) -> None:
+        if timing is not None:  # the PBX's timeouts (ring, park) of this site
+            self.scripted_timing = timing
+        super().__init__(*args, **kwargs)
+
     def _emit(self, event: PbxEvent) -> None:
         if self.hook is not None:
             self.hook(event)
@@ -195,15 +202,20 @@ class _SimPbx(SimulatorDriver):
 
 class SimAmi:
     def __init__(self, *, username: str = "ctiuser", secret: str = "lab-secret", challenge: str = "840213557",
-                 recording_ref: str = RECORDING_REF, recording_seconds: float = 3.0, atxfer: bool = True) -> None:
+                 recording_ref: str = RECORDING_REF, recording_seconds: float = 3.0, atxfer: bool = True,
+                 ring_timeout: float | None = None) -> None:
         self.username = username
         self.secret = secret
         self.challenge = challenge
         self.recording_ref = recording_ref
         self.atxfer = atxfer  # features.conf has an atxfer code (Atxfer refused otherwise)
+        # the call's bridge offers the transfer feature (Dial with `T`): otherwise an Atxfer's digits
+        # only reach the other party as tones
+        self.atxfer_in_bridge = True
+        self.phones_ignoring_notify: set[str] = set()  # phones that do not obey remote-control NOTIFY
         self.refuse: dict[str, str] = {}  # action → error message, e.g. an Asterisk 11 without BlindTransfer
         self.sim = _SimPbx(SimScenario(extensions=EXTENSIONS, recordings=((recording_ref, recording_seconds),)),
-                           id_prefix="sim")
+                           id_prefix="sim", timing=SimTraffic(ring_timeout=ring_timeout) if ring_timeout else None)
         self.sim.hook = self._on_sim_event
         self.sim_events: list[PbxEvent] = []  # everything the simulator emitted, in order
         self.sent: list[bytes] = []  # every event packet sent to the sessions, in order
@@ -412,6 +424,17 @@ class SimAmi:
                           ("BridgeId", chan.bridge or "")])
         self._write_list(aid, "Channels will follow", "CoreShowChannelsComplete", items)
 
+    async def _action_parkedcalls(self, action: Packet, aid: str) -> None:
+        """res_parking's list: one ParkedCall per parked call (parking_manager.c)."""
+        items = []
+        for call in self._calls.values():
+            parkee = next((c for c in call.live() if c.bridge == f"parking-{call.slot}"), None)
+            if call.slot is not None and parkee is not None:
+                items.append([("Event", "ParkedCall"), *parkee.snapshot("Parkee"), ("ParkerDialString", ""),
+                              ("Parkinglot", "default"), ("ParkingSpace", call.slot), ("ParkingTimeout", "45"),
+                              ("ParkingDuration", "0")])
+        self._write_list(aid, "Parked calls will follow", "ParkedCallsComplete", items)
+
     async def _action_originate(self, action: Packet, aid: str) -> list[tuple[str, str]]:
         channel = action.get("Channel", "")
         if not channel:
@@ -423,7 +446,8 @@ class SimAmi:
         exten, context = action.get("Exten", ""), action.get("Context", "")
         if not app and not exten:
             return _error("Exten not specified")  # manager.c: neither an application nor an extension
-        orig = Originate(aid, action.get("ChannelId") or None, channel, context, exten, app, action.get("Data", ""))
+        orig = Originate(aid, action.get("ChannelId") or None, channel, context, exten, app, action.get("Data", ""),
+                         action.get("CallerID", ""))
         is_async = action.get("Async", "").lower() in ("true", "yes", "1", "on")
         ext = dest if tech.upper() == "PJSIP" and dest in self._devices else None
         self._originating = orig
@@ -553,11 +577,33 @@ class SimAmi:
         call = self._call_of(chan)
         if call is None or chan.ext is None:
             return _error("Atxfer failed")
+        if not self.atxfer_in_bridge or (exten not in self._devices and _looks_internal(exten)):
+            # manager.c only queues the feature code and the digits: what happens next is the bridge's
+            self._atxfer_not_carried_out(call, chan, exten)
+            return [("Response", "Success"), ("Message", "Atxfer successfully queued")]
         try:
             await self.sim.consult(chan.ext, call.sim_id, exten)
         except PbxError as exc:
             return _error(str(exc))
         return [("Response", "Success"), ("Message", "Atxfer successfully queued")]
+
+    def _atxfer_not_carried_out(self, call: AmiCall, chan: Chan, exten: str) -> None:
+        """An Atxfer Asterisk accepted but did not carry out. Without the bridge's transfer feature
+        (Dial without `T`) the digits are only DTMF to the other party. With it, for an extension
+        the dialplan does not have, bridge_basic.c holds the transferer, plays "pbx-invalid" and
+        gives up: Hold, then Unhold, and no consultation (fixtures/live/README.md, issue 13)."""
+        for digit in f"*2{exten}":
+            self._emit([("Event", "DTMFEnd"), ("Privilege", "dtmf,all"), *chan.snapshot(), ("Digit", digit),
+                        ("DurationMs", "100"), ("Direction", "Received")])
+        if not self.atxfer_in_bridge:
+            return
+        self._hold_events(call, chan)
+        self._emit([("Event", "Unhold"), ("Privilege", "call,all"), *chan.snapshot()])
+        for other in call.live():
+            if other is not chan and other.bridge is not None and other.bridge == chan.bridge:
+                self._emit([("Event", "MusicOnHoldStop"), ("Privilege", "call,all"), *other.snapshot()])
+                if other.ext is not None:
+                    self._device_state(other.ext, "INUSE")
 
     async def _action_park(self, action: Packet, aid: str) -> list[tuple[str, str]]:
         name = action.get("Channel", "")
@@ -609,6 +655,8 @@ class SimAmi:
         if endpoint not in self._devices:
             return _error(f"Unable to retrieve endpoint {endpoint}")
         what = next((v.partition("=")[2] for v in action.all("Variable") if v.startswith("Event=")), "")
+        if endpoint in self.phones_ignoring_notify:  # Asterisk sent it; the phone did nothing
+            return [("Response", "Success"), ("Message", "NOTIFY sent")]
         # the phone obeys its remote-control NOTIFY like a key press
         calls = [(call_id, state) for call_id, state in self._ext_calls(endpoint)]
         try:
@@ -784,6 +832,10 @@ class SimAmi:
         chan.originate = orig
         chan.application, chan.application_data = orig.application or "AppDial2", orig.data or "(Outgoing Line)"
         chan.connected_num = connected or ext
+        if orig.caller_id:  # Asterisk sets the channel's caller id and connected line from it: the phone shows it
+            name, _, number = orig.caller_id.rpartition("<")
+            chan.caller_name = chan.connected_name = name.strip().strip('"') or chan.caller_name
+            chan.caller_num = chan.connected_num = number.rstrip(">").strip() or chan.caller_num
         self._dial_begin(None, chan, ext)
         self._newstate(chan, 5)
         return chan
@@ -1207,6 +1259,11 @@ class SimAmi:
 
 class _NoView:
     recording_ref = None
+
+
+def _looks_internal(exten: str) -> bool:
+    """A number of the extensions' shape (the dialplan has 1001-1003; longer numbers go out)."""
+    return exten.isdigit() and len(exten) <= 5
 
 
 def _need(ext: str | None, channel: str) -> str:

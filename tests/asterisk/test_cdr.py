@@ -82,7 +82,8 @@ RECORD_ROWS: dict[tuple[str, str], tuple[int, ...]] = {
     ("1003", "1795646932.11"): (6,),
     ("1001", "1795646954.17"): (7, 8),  # (e) the transferer: the call, then the consultation
     ("1002", "1795646954.17"): (7, 10),  # held, then joined to 1003 through the Local channel
-    ("1003", "1795646954.17"): (9,),
+    ("1003", "1795646958.21"): (9,),  # the consultation: its own call (the target channel's Uniqueid)
+    ("1003", "1795646954.17"): (10,),  # the transferred call, from the transfer on
     ("1001", "1795646980.24"): (11,),  # (r)
     ("1002", "1795646980.24"): (11,),
     ("1002", "1795647001.29"): (12,),  # (g)

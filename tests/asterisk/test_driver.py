@@ -289,6 +289,8 @@ async def test_dial_sends_one_originate(fake: FakeAmi, driver: AsteriskDriver) -
     assert orig["Exten"] == "011987654321" and orig["Priority"] == "1" and orig["Async"] == "true"
     assert orig["ChannelId"] == call_id and call_id
     assert orig["Timeout"] == "30000"
+    # the agent's phone, rung first, shows whom it calls; the caller id number stays the extension's
+    assert orig["CallerID"] == '"011987654321" <1001>'
     second = await driver.dial("1001", "1002")
     assert second != call_id and len(actions(fake, "Originate")) == 2
 

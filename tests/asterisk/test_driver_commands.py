@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.asterisk.fake_ami import FakeAmi
+from tests.asterisk.fake_ami import FIXTURES, FakeAmi, split_packets
 from tests.asterisk.test_driver import LIVE_CALL, SECRET, actions, make_driver, next_events, until
 from tui_caa.domain.events import (
     CallConsulting,
     CallEnded,
-    CallParked,
+    CallHeld,
     CallRinging,
     CallTransferred,
     PbxEvent,
@@ -202,14 +202,43 @@ async def test_hold_by_park(fake: FakeAmi) -> None:
         park = only(fake, "Park")
         assert headers(park, "Channel", "TimeoutChannel", "Timeout") == {
             "Channel": CH_1003, "TimeoutChannel": CH_1002, "Timeout": "3600000"}
-        (parked,) = await next_events(stream, 1)
-        assert isinstance(parked, CallParked) and parked.extension == "1002" and parked.slot == "701"
+        (held,) = await next_events(stream, 1)  # for the agent the call is on hold, not parked away
+        assert isinstance(held, CallHeld) and (held.extension, held.call_id) == ("1002", LIVE_CALL)
+        assert [(c.extension, c.state) for c in (await drv.snapshot()).calls if c.call_id == LIVE_CALL
+                and c.extension == "1002"] == [("1002", CallState.HELD)]
         await drv.resume("1002", LIVE_CALL)
         orig = only(fake, "Originate")
         assert headers(orig, "Channel", "Context", "Exten", "Priority", "Async") == {
             "Channel": "PJSIP/1002", "Context": "parkedcalls", "Exten": "701", "Priority": "1", "Async": "true"}
+        # the phone did not answer the resume (no bridge yet): the call is still held, the key tries again
+        await drv.resume("1002", LIVE_CALL)
+        assert [a["Exten"] for a in actions(fake, "Originate")] == ["701", "701"]
         with pytest.raises(PbxError, match="was not put on hold"):
-            await drv.resume("1002", LIVE_CALL)
+            await drv.resume("1003", LIVE_CALL)
+    finally:
+        await drv.close()
+
+
+async def test_hanging_up_a_call_on_hold_by_park_hangs_up_the_parked_party(fake: FakeAmi) -> None:
+    fake.followups["Park"] = parked_call
+    # Asterisk, for a Hangup of a parked channel: the lot gives it up, the channel hangs up
+    fake.followups["Hangup"] = lambda action: (
+        event("ParkedCallGiveUp", ParkeeChannel=action["Channel"], ParkeeUniqueid="1795647001.30",
+              ParkeeLinkedid=LIVE_CALL, ParkingSpace="701")
+        + event("Hangup", Channel=action["Channel"], Uniqueid="1795647001.30", Linkedid=LIVE_CALL, Cause="16"))
+    drv = make_driver(fake, hold_method="park")
+    await drv.connect()
+    try:
+        stream = await started(drv)
+        await drv.hold("1002", LIVE_CALL)
+        (held,) = await next_events(stream, 1)
+        assert isinstance(held, CallHeld)
+        await drv.hangup("1002", LIVE_CALL)
+        assert only(fake, "Hangup")["Channel"] == CH_1003  # the party waiting in the slot
+        (ended,) = await next_events(stream, 1)
+        assert isinstance(ended, CallEnded) and (ended.extension, ended.call_id) == ("1002", LIVE_CALL)
+        assert ended.disposition is Disposition.ANSWERED
+        assert not [c for c in (await drv.snapshot()).calls if c.extension == "1002"]
     finally:
         await drv.close()
 
@@ -238,7 +267,32 @@ async def test_park_without_parkedcall_event_times_out(fake: FakeAmi) -> None:
         await drv.close()
 
 
+def parked_calls_list(*raw_items: bytes) -> list[bytes]:
+    """res_parking's reply to `ParkedCalls`, with these ParkedCall events (each gets the ActionID)."""
+    items = [raw.replace(b"Event: ParkedCall\r\n", b"Event: ParkedCall\r\nActionID: x\r\n", 1) for raw in raw_items]
+    return [b"Response: Success\r\nActionID: x\r\nEventList: start\r\nMessage: Parked calls will follow\r\n\r\n",
+            *items, b"Event: ParkedCallsComplete\r\nActionID: x\r\nEventList: Complete\r\n"
+                    + f"ListItems: {len(items)}\r\n\r\n".encode()]
+
+
+# the ParkedCall of slot 701 that a real Asterisk 20 sent (fixtures/live/f_hold_resume_park.ami)
+LIVE_PARKED_701 = next(p for p in split_packets((FIXTURES / "live" / "f_hold_resume_park.ami").read_bytes())
+                       if p.startswith(b"Event: ParkedCall\r\n"))
+
+
+async def test_pickup_of_an_empty_slot_is_refused(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    fake.list_replies["ParkedCalls"] = parked_calls_list(LIVE_PARKED_701)
+    with pytest.raises(PbxError, match="parking slot 702 is empty") as refused:
+        await driver.pickup("1003", "702")  # Asterisk would accept the dial and do nothing visible
+    assert refused.value.field == "slot"
+    assert actions(fake, "Originate") == []
+    fake.list_replies["ParkedCalls"] = parked_calls_list()
+    with pytest.raises(PbxError, match="parking slot 701 is empty"):
+        await driver.pickup("1003", "701")
+
+
 async def test_pickup_slot_and_ringing_extension(fake: FakeAmi, driver: AsteriskDriver) -> None:
+    fake.list_replies["ParkedCalls"] = parked_calls_list(LIVE_PARKED_701)
     stream = await started(driver)
     await driver.pickup("1003", "701")
     slot = only(fake, "Originate")

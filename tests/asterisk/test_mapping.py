@@ -188,23 +188,37 @@ def test_blind_transfer_by_phone_sip_refer() -> None:
 # ---- (e) internal 1001 → 1002, attended transfer (Atxfer) to 1003 ----
 
 def test_attended_transfer() -> None:
+    """1003 is consulted by 1001 (a call of its own, with 1001), then talks with 1002 from the
+    transfer on: Asterisk's CDR has the same two rows for 1003 (the Local;2 → 1003 dial, then ;1 ↔ 1002)."""
     events = call_events(run("ami-attended-transfer.txt"))
-    assert {e.call_id for e in events} == {"1795646954.17"}
+    call, consultation = "1795646954.17", "1795646958.21"  # the target channel's Uniqueid
+    assert {e.call_id for e in events} == {call, consultation}
     assert summary(events) == [
         ("CallDialing", "1001"), ("CallRinging", "1002"),
         ("CallAnswered", "1002"), ("CallAnswered", "1001"),
         ("CallHeld", "1001"), ("CallConsulting", "1001"),  # 1001 holds 1002 and consults 1003
         ("CallRinging", "1003"), ("CallAnswered", "1003"),
         ("CallTransferred", "1001"),  # 1001 hangs up: 1002 and 1003 are joined
+        ("CallEnded", "1003"), ("CallAnswered", "1003"),  # the consultation ends, the transferred call starts
         ("CallEnded", "1003"), ("CallEnded", "1002"),
     ]
     consulting = next(e for e in events if isinstance(e, CallConsulting))
     assert consulting.target == "1003" and consulting.number == "1002"
+    ring = next(e for e in events if isinstance(e, CallRinging) and e.extension == "1003")
+    assert (ring.call_id, ring.direction, ring.number) == (consultation, Direction.INTERNAL, "1001")
+    joined = [e for e in events if isinstance(e, CallAnswered) and e.extension == "1003"][-1]
+    assert (joined.call_id, joined.direction, joined.number) == (call, Direction.INTERNAL, "1002")
     transferred = next(e for e in events if isinstance(e, CallTransferred))
     assert transferred.attended and transferred.target == "1003"
-    recs = {r.extension: r for r in records(events)}
-    assert recs["1001"].disposition is Disposition.TRANSFERRED
-    assert recs["1002"].disposition is Disposition.ANSWERED and recs["1003"].disposition is Disposition.ANSWERED
+    recs = {(r.extension, r.pbx_call_id): r for r in records(events)}
+    assert recs["1001", call].disposition is Disposition.TRANSFERRED
+    assert recs["1002", call].disposition is Disposition.ANSWERED
+    consult, after = recs["1003", consultation], recs["1003", call]
+    assert (consult.direction, consult.remote_raw, consult.disposition) == (Direction.INTERNAL, "1001",
+                                                                             Disposition.ANSWERED)
+    assert consult.recording_ref is None  # 1001's recording is of the call with 1002, not of this talk
+    assert (after.direction, after.remote_raw, after.disposition) == (Direction.INTERNAL, "1002", Disposition.ANSWERED)
+    assert after.started_at == after.answered_at == consult.ended_at  # it starts at the transfer
 
 
 @pytest.mark.parametrize("unhold_first", [True, False])

@@ -501,21 +501,30 @@ async def test_attended_transfer_completed(server: SimAmi, site_driver: Asterisk
     consulting = await site.wait_for(is_(CallConsulting, "1001"))
     assert consulting.target == "1003"
     ringing = await site.wait_for(is_(CallRinging, "1003"))
-    assert ringing.call_id == call_id  # one Linkedid for the call, its consultation and the transfer
-    assert server.channel_of("1003") is not None and any(c.name.startswith("Local/1003@") for c in server.channels())
+    # the consultation is 1003's own call with 1001 (Asterisk puts it in the customer's Linkedid)
+    target = server.channel_of("1003")
+    assert target is not None and target.linkedid == call_id
+    assert (ringing.call_id, ringing.direction, ringing.number, ringing.ddr) == (target.uniqueid, Direction.INTERNAL,
+                                                                                  "1001", None)
+    assert any(c.name.startswith("Local/1003@") for c in server.channels())
     await server.sim.answer("1003", await sim_call_at(server, "1003"))
-    await site.wait_for(is_(CallAnswered, "1003"))
+    await site.wait_for(is_(CallAnswered, "1003", call_id=ringing.call_id))
     await site_driver.complete_transfer("1001", call_id)
     transferred = await site.wait_for(is_(CallTransferred, "1001"))
     assert (transferred.target, transferred.attended) == ("1003", True)
+    consulted = await site.wait_for(is_(CallEnded, "1003", call_id=ringing.call_id))
+    assert consulted.disposition is Disposition.ANSWERED and consulted.recording_ref is None
+    joined = await site.wait_for(is_(CallAnswered, "1003", call_id=call_id))  # the customer's call, from now
+    assert (joined.direction, joined.number, joined.ddr) == (Direction.INBOUND, CUSTOMER, DDR)
     assert server.sim.call(sim_id).legs == {"1003": CallState.ACTIVE}
     # as recorded: the ;1 half joined the customer's bridge, the target stays bridged with ;2
     one = next(c for c in server.channels() if c.name.startswith("Local/1003@") and c.name.endswith(";1"))
     trunk = next(c for c in server.channels() if c.name.startswith("PJSIP/trunk-"))
     assert one.bridge == trunk.bridge is not None and server.channel_of("1001") is None
     await server.sim.remote_hangup(sim_id)
-    ended = await site.wait_for(is_(CallEnded, "1003"))
-    assert (ended.call_id, ended.disposition) == (call_id, Disposition.ANSWERED)
+    ended = await site.wait_for(is_(CallEnded, "1003", call_id=call_id))
+    assert ended.disposition is Disposition.ANSWERED
+    assert ended.recording_ref is not None and ended.recording_ref == transferred.recording_ref  # the customer's
     await until(lambda: not server.channels())
     attended = [p for p in server.sent_packets() if p.get("Event") == "AttendedTransfer"]
     assert [(p["Result"], p["DestType"]) for p in attended] == [("Success", "Bridge")]
@@ -609,3 +618,67 @@ async def test_reconnect_after_the_connection_drops_resyncs_the_call(server: Sim
     assert [(c.call_id, c.extension, c.state) for c in snapshot.calls] == [(call_id, "1002", CallState.ACTIVE)]
     await server.sim.remote_hangup(sim_id)
     assert (await reader.wait_for(is_(CallEnded, "1002"))).disposition is Disposition.ANSWERED
+
+
+async def test_click_to_call_rings_the_agent_saying_whom_it_calls(server: SimAmi, driver: AsteriskDriver,
+                                                                  reader: Reader) -> None:
+    await driver.dial("1001", "5198765432")
+    await reader.wait_for(is_(CallDialing, "1001"))
+    phone = next(p for p in server.sent_packets() if p.get("Event") == "Newstate"
+                 and p.get("Channel", "").startswith("PJSIP/1001-") and p.get("ChannelStateDesc") == "Ringing")
+    # what the phone displays: the connected line Asterisk took from the Originate's CallerID
+    assert (phone["ConnectedLineName"], phone["ConnectedLineNum"]) == ("5198765432", "1001")
+
+
+async def test_pickup_of_an_empty_parking_slot_is_refused(server: SimAmi, site_driver: AsteriskDriver,
+                                                          site: Reader) -> None:
+    with pytest.raises(PbxError, match="parking slot 701 is empty"):
+        await site_driver.pickup("1003", "701")
+    assert not [a for a in server.actions if a.get("Action") == "Originate"]
+
+
+async def test_a_consultation_under_way_survives_a_reconnect(server: SimAmi, site_driver: AsteriskDriver,
+                                                             site: Reader) -> None:
+    """After a resync from CoreShowChannels the consulted phone is still the consultation (not the
+    customer's call) and the transferer still consults: cancel works, and nothing is recorded twice."""
+    _, call_id = await answered_inbound(server, site)
+    await site_driver.consult("1001", call_id, "1002")
+    ringing = await site.wait_for(is_(CallRinging, "1002"))
+    await server.sim.answer("1002", await sim_call_at(server, "1002"))
+    await site.wait_for(is_(CallAnswered, "1002", call_id=ringing.call_id))
+    resyncs = sum(isinstance(e, DriverResynced) for e in site.events)
+    await server.stop_listening()
+    await server.listen()
+    await until(lambda: sum(isinstance(e, DriverResynced) for e in site.events) > resyncs)
+    calls = {(c.extension, c.call_id): c for c in (await site_driver.snapshot()).calls}
+    consult = calls["1002", ringing.call_id]
+    assert (consult.direction, consult.number, consult.ddr) == (Direction.INTERNAL, "1001", None)
+    assert calls["1001", call_id].state is CallState.CONSULTING
+    await site_driver.cancel_transfer("1001", call_id)
+    ended = await site.wait_for(is_(CallEnded, "1002", call_id=ringing.call_id))
+    assert ended.direction is Direction.INTERNAL and ended.recording_ref is None
+
+
+async def test_another_ami_session_sees_a_click_to_call_when_the_agents_phone_rings(
+        server: SimAmi, driver: AsteriskDriver, reader: Reader) -> None:
+    """`pbx events` (a second AMI session) was not told of the Originate; it sees the dial start
+    when the agent's phone rings, with the number and the call id the dialling driver has."""
+    other = make_driver(server)
+    await other.connect()
+    seen = Reader(other)
+    try:
+        await seen.wait_for(lambda e: isinstance(e, DriverResynced))
+        call_id = await driver.dial("1001", "5198765432")
+        dialing = await seen.wait_for(is_(CallDialing, "1001"))
+        assert (dialing.call_id, dialing.number, dialing.direction) == (call_id, "5198765432", Direction.OUTBOUND)
+        # it starts with the ring of the agent's phone, not when the phone answered: what a mapper
+        # makes of the stream up to that DialBegin
+        packets = server.sent_packets()
+        ring = next(i for i, p in enumerate(packets) if p.get("Event") == "DialBegin" and "Channel" not in p
+                    and p.get("DestChannel", "").startswith("PJSIP/1001-"))
+        assert not [p for p in packets[:ring] if p.get("Event") == "DialEnd"]
+        early = [e for e in AmiMapper().feed_all(packets[:ring + 1]) if isinstance(e, CallDialing)]
+        assert [(e.call_id, e.number) for e in early] == [(call_id, "5198765432")]
+    finally:
+        seen.stop()
+        await other.close()

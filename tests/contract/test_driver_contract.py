@@ -26,10 +26,11 @@ from tui_caa.domain.events import (
     CallResumed,
     CallRinging,
     CallTransferred,
+    CommandFailed,
     PbxEvent,
 )
 from tui_caa.domain.telephony import ALL_CAPABILITIES, MISSED_DISPOSITIONS, Capability, Direction, Disposition
-from tui_caa.pbx.base import PbxDriver, Unsupported
+from tui_caa.pbx.base import PbxDriver, PbxError, Unsupported
 
 FAMILIES = {
     "simulator": "tests.contract.sim_harness",
@@ -192,6 +193,39 @@ async def test_hold_and_resume(story: Story):
     await story.events.next(CallHeld, AGENT, call_id)
     await story.driver.resume(AGENT, call_id)
     await story.events.next(CallResumed, AGENT, call_id)
+
+
+async def test_a_cancelled_consultation_is_an_internal_call_for_the_colleague(story: Story):
+    """The colleague only ever speaks with the agent: an internal call from the agent, without the
+    customer's number or DDR, whatever call id the PBX gives it (issue 13)."""
+    if not story.can(Capability.ATTENDED_TRANSFER):
+        pytest.skip(f"{story.driver.label} has no attended transfer (checked by the refusal test)")
+    call_id = await story.inbound_answered()
+    await story.driver.consult(AGENT, call_id, COLLEAGUE)
+    ringing = await story.events.next(CallRinging, COLLEAGUE)
+    assert (ringing.direction, digits(ringing.number), ringing.ddr) == (Direction.INTERNAL, AGENT, None), ringing
+    if story.can(Capability.ANSWER):
+        await story.driver.answer(COLLEAGUE, ringing.call_id)
+    else:
+        await story.harness.pick_up(COLLEAGUE)
+    await story.events.next(CallAnswered, COLLEAGUE, ringing.call_id)
+    await story.driver.cancel_transfer(AGENT, call_id)
+    ended = await story.events.next(CallEnded, COLLEAGUE, ringing.call_id)
+    assert (ended.direction, digits(ended.number), ended.ddr) == (Direction.INTERNAL, AGENT, None), ended
+    assert ended.disposition is Disposition.ANSWERED
+
+
+async def test_a_transfer_to_no_such_extension_is_reported(story: Story):
+    """Refused at once, or accepted and then reported (CommandFailed): never silent (issue 13)."""
+    if not story.can(Capability.ATTENDED_TRANSFER):
+        pytest.skip(f"{story.driver.label} has no attended transfer (checked by the refusal test)")
+    call_id = await story.inbound_answered()
+    try:
+        await story.driver.consult(AGENT, call_id, "1999")
+    except PbxError:
+        return  # refused, with the PBX's reason
+    failed = await story.events.next(CommandFailed, AGENT, call_id)
+    assert failed.command is Capability.ATTENDED_TRANSFER and failed.target == "1999"
 
 
 async def test_a_recording_is_played_by_ringing_the_chosen_phone(story: Story):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, ListView, Static
+from textual.widgets import Button, Input, ListView, OptionList, Static
 
 from tests.gateway_fixtures import make_rig
 from tests.ui.conftest import settle
 from tui_caa.crm import CrmStore
 from tui_caa.domain import CallState, Capability, Customer, Phone
+from tui_caa.domain.events import CommandFailed
+from tui_caa.domain.telephony import CommandFailure
 from tui_caa.pbx.sim import SimulatorDriver
+from tui_caa.protocol.messages import PbxUpdate
 from tui_caa.ui.app import CaaApp
 from tui_caa.ui.screens.prompts import PromptScreen
 
@@ -304,3 +308,67 @@ async def test_caller_panel_keys_open_the_customer_and_the_new_customer_form(rig
         await pilot.press("ctrl+n")
         await settle(rig, pilot)
         assert isinstance(app.screen, NewCustomerScreen)
+
+
+def menu_entries(app: CaaApp) -> dict[str, tuple[str, bool]]:
+    """The "+ Funções" menu on screen: id → (label, disabled)."""
+    options = app.screen.query_one(OptionList)
+    return {str(o.id): (str(o.prompt), o.disabled) for o in (options.get_option_at_index(i)
+                                                             for i in range(options.option_count))}
+
+
+async def test_functions_menu_lists_hold_once_and_park_only_with_a_call(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        await pilot.press("ctrl+o")
+        await settle(rig, pilot)
+        entries = menu_entries(app)
+        labels = [label for label, _ in entries.values()]
+        assert sum(label.startswith("Espera") for label in labels) == 1 and "resume" not in entries
+        assert entries["park"] == ("Estacionar — Não há chamada", True)
+        assert entries["pickup"] == ("Capturar", False)  # picking a call up needs no call of one's own
+        await pilot.press("escape")
+        await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f6")
+        await settle(rig, pilot)
+        await pilot.press("f8")
+        await settle(rig, pilot)
+        assert my_call(rig).state is CallState.HELD
+        await pilot.press("ctrl+o")
+        await settle(rig, pilot)
+        entries = menu_entries(app)
+        assert entries["resume"] == ("Retomar", False) and "hold" not in entries
+        assert entries["park"] == ("Estacionar", False)
+
+
+async def test_consulting_says_whom_once(rig, console) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f6")
+        await settle(rig, pilot)
+        await rig.gateway.driver.consult("1001", call_id, "1002")
+        await settle(rig, pilot)
+        info = text_of(app, "#call-info")
+        assert "consultando 1002" in info and info.count("consultando") == 1
+
+
+async def test_a_command_the_pbx_did_not_carry_out_is_an_error_notice(rig, console) -> None:  # type: ignore[no-untyped-def]
+    """What the gateway publishes when a driver finds a transfer it sent was not carried out
+    (an Asterisk Atxfer to an unknown extension: tests/asterisk/test_unconfirmed_commands.py)."""
+    async with console() as (app, pilot):
+        call_id = await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f6")
+        await settle(rig, pilot)
+        failed = CommandFailed(at=rig.clock.now(), extension="1001", call_id=call_id,
+                               command=Capability.ATTENDED_TRANSFER, reason=CommandFailure.TRANSFER_ABORTED,
+                               target="1999")
+        rig.gateway.hub.publish("1001", PbxUpdate(failed))
+        rig.gateway.hub.publish("1002", PbxUpdate(replace(failed, extension="1002")))  # not this console's
+        await settle(rig, pilot)
+        notices = [n for n in app._notifications if n.severity == "error"]
+        assert [n.message for n in notices] == [
+            "A transferência para 1999 não foi concluída: a central desistiu dela (ramal inexistente?). "
+            "A chamada continua com você."]
+        assert my_call(rig).state is CallState.ACTIVE

@@ -15,6 +15,8 @@ from tui_caa.ui.errors import readable
     (NotAllowed("cannot dial: '12a' is not a phone number: contains letters", field="number"),
      "Número inválido para discar: '12a' is not a phone number"),
     (PbxError("extension 1001 is busy"), "A central recusou: extension 1001 is busy"),
+    (PbxError("parking slot 702 is empty: no call is parked there", field="slot"),
+     "Não há chamada estacionada nessa vaga."),
 ])
 def test_refusals_in_portuguese_and_as_said_in_english(error, portuguese: str) -> None:
     i18n.set_language("pt_BR")

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from tui_caa.domain.telephony import CallState, Direction, Disposition, ExtensionState
+from tui_caa.domain.telephony import CallState, Capability, CommandFailure, Direction, Disposition, ExtensionState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +142,17 @@ class CallEnded(CallEvent):
     state: ClassVar[CallState] = CallState.ENDED
     disposition: Disposition = Disposition.ANSWERED
     recording_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandFailed(PbxEvent):
+    """A command the PBX accepted (so the command itself returned) was not carried out: what came
+    after shows it. For the console of `extension`, about its call `call_id`."""
+
+    type: ClassVar[str] = "command_failed"
+    command: Capability = Capability.ATTENDED_TRANSFER
+    reason: CommandFailure = CommandFailure.TRANSFER_ABORTED
+    target: str | None = None
 
 
 def event_json(event: PbxEvent) -> dict[str, Any]:

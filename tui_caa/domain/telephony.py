@@ -43,11 +43,25 @@ class Disposition(StrEnum):
     ABANDONED = "abandoned"  # the caller hung up while it was ringing
     FAILED = "failed"
     TRANSFERRED = "transferred"
+    # it rang here too, and a colleague took it (a queue or ring group): not a call to return
+    ANSWERED_ELSEWHERE = "elsewhere"
 
 
 MISSED_DISPOSITIONS = frozenset(
     {Disposition.NO_ANSWER, Disposition.BUSY, Disposition.ABANDONED, Disposition.FAILED}
 )
+
+
+class CommandFailure(StrEnum):
+    """Why a command the PBX accepted was not carried out (found out from what happened next)."""
+
+    TRANSFER_ABORTED = "transfer_aborted"  # the PBX gave the transfer up (unknown target, prompt missing)
+    TRANSFER_NOT_STARTED = "transfer_not_started"  # nothing happened: the feature code was not recognised
+    TARGET_NO_ANSWER = "target_no_answer"
+    TARGET_BUSY = "target_busy"
+    TARGET_UNAVAILABLE = "target_unavailable"  # unreachable, unregistered or non-existent
+    HOLD_NOT_CONFIRMED = "hold_not_confirmed"  # no event said the call went on hold
+    RESUME_NOT_CONFIRMED = "resume_not_confirmed"
 
 
 class Capability(StrEnum):

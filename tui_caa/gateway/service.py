@@ -17,6 +17,7 @@ from tui_caa.clock import Clock, SystemClock
 from tui_caa.crm import CrmStore
 from tui_caa.domain import CallRecord, DomainError, TrafficSource
 from tui_caa.domain.events import (
+    CallAnswered,
     CallRinging,
     DriverConnected,
     DriverDisconnected,
@@ -194,6 +195,10 @@ class Gateway:
                 self._apply(event)
 
     def _apply(self, event: PbxEvent) -> None:
+        # a call that reaches an extension already answered (the target of an attended transfer)
+        # gets its DDR's source and the screen pop as a ringing one does
+        joined = (isinstance(event, CallAnswered) and event.direction is Direction.INBOUND and bool(event.extension)
+                  and bool(event.call_id) and self.state.call(event.extension or "", event.call_id or "") is None)
         try:
             record = self.state.apply(event)
         except ValueError as exc:  # an event no call can explain (bad times from a PBX): skip it
@@ -201,7 +206,7 @@ class Gateway:
             log.warning("event skipped: %s (%s)", event, exc)
             return
         source = None
-        if isinstance(event, CallRinging):
+        if isinstance(event, CallRinging) or (joined and isinstance(event, CallAnswered)):
             source = self._source_of(event.ddr)
             self._identify(event, source)
         self.hub.publish(event.extension, PbxUpdate(event, source))
@@ -251,7 +256,7 @@ class Gateway:
             return None
         return self._sources_by_ddr.get(e164) if e164 else None
 
-    def _identify(self, event: CallRinging, source: TrafficSource | None) -> None:
+    def _identify(self, event: CallRinging | CallAnswered, source: TrafficSource | None) -> None:
         assert event.extension and event.call_id
         known = self.pops.get(event.call_id)
         if known is not None:  # the same call ringing elsewhere (a transfer): same pop, no lookup
@@ -262,7 +267,7 @@ class Gateway:
             return
         self._spawn(self._look_up(event, source), f"{SCREEN_POP_TASK} {event.call_id}")
 
-    async def _look_up(self, event: CallRinging, source: TrafficSource | None) -> None:
+    async def _look_up(self, event: CallRinging | CallAnswered, source: TrafficSource | None) -> None:
         assert event.extension and event.call_id
         started = time.perf_counter()
         async with self._lookups:

@@ -198,6 +198,8 @@ class CaaApp(CallActions, App[None]):
                     self.console_changed.publish(changes)
                 if "missed" in changes:
                     self.notify_missed()
+                if "failure" in changes:
+                    self.notify_failures()
         except Unauthorized:
             pass  # the login screen is on its way (the session said it ended); a new login restarts this
 

@@ -7,18 +7,20 @@ import time
 
 from textual.binding import Binding, BindingType
 
-from tui_caa.domain import Capability
+from tui_caa.domain import CallState, Capability
 from tui_caa.phones import InvalidPhoneNumber, display_raw, normalize
+from tui_caa.ui.errors import failure_notice
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView
 from tui_caa.ui.screens.prompts import MenuScreen, PromptScreen
-from tui_caa.ui.widgets.call_panel import ACTION_BY_KEY, why_not
+from tui_caa.ui.widgets.call_panel import ACTION_BY_KEY, Action, why_not
 
 T = Catalog({
     "dial": ("Discar", "Dial"),
     "answer": ("Atender", "Answer"),
     "hangup": ("Desligar", "Hang up"),
     "hold": ("Espera", "Hold"),
+    "resume": ("Retomar", "Resume"),
     "transfer": ("Transferir", "Transfer"),
     "consult": ("Consultar", "Consult"),
     "complete": ("Completar", "Complete"),
@@ -37,7 +39,11 @@ T = Catalog({
     "blank_target": ("Informe um ramal ou número", "Give an extension or number"),
     "missed": ("Chamada perdida de {number}", "Missed call from {number}"),
     "withheld": ("número não identificado", "withheld number"),
+    "not_done": ("Não realizado", "Not done"),
 })
+
+#: park needs a call in conversation or on hold (it is not a button of the call panel)
+PARK = Action("park", Capability.PARK, frozenset({CallState.ACTIVE, CallState.HELD}), "not_talking")
 
 HANGUP_DEBOUNCE = 1.0  # seconds: a second press of the hang-up key is ignored (no double hang-up)
 
@@ -63,6 +69,15 @@ class CallActions:
 
     _last_hangup = 0.0
     _missed_seen = 0
+    _failures_seen = 0
+
+    def notify_failures(self) -> None:
+        """A transfer or hold the PBX accepted but did not carry out: said at once, as an error."""
+        model = self.model  # type: ignore[attr-defined]
+        for failure in model.failures[self._failures_seen:]:
+            self.notify(failure_notice(failure), title=T("not_done"), severity="error",  # type: ignore[attr-defined]
+                        timeout=15)
+        self._failures_seen = len(model.failures)
 
     def notify_missed(self) -> None:
         """A missed call while the agent was elsewhere (another screen, another window) is not lost."""
@@ -147,8 +162,9 @@ class CallActions:
     def action_park(self) -> None:
         call = self._call()
         capabilities = self.session.capabilities()  # type: ignore[attr-defined]
-        if Capability.PARK not in capabilities or call is None:
-            self.notify(why_not(ACTION_BY_KEY["transfer"], call, capabilities) or "", severity="warning")
+        reason = why_not(PARK, call, capabilities)
+        if reason is not None or call is None:
+            self.notify(reason or "", severity="warning")
             return
         self.run_command(lambda: self.session.park(call.call_id),  # type: ignore[attr-defined]
                              done=lambda slot: self.notify(T("parked", slot=slot), timeout=10))
@@ -165,16 +181,16 @@ class CallActions:
         call = self._call()
         capabilities = self.session.capabilities()  # type: ignore[attr-defined]
         entries, disabled = [], []
-        for key in ("answer", "hangup", "hold", "resume", "transfer", "consult", "complete", "cancel", "dtmf"):
-            reason = why_not(ACTION_BY_KEY[key], call, capabilities)
-            label = T(key if key != "resume" else "hold") + ("" if reason is None else f" — {reason}")
-            entries.append((key, label))
+        held = call is not None and call.state is CallState.HELD
+        hold = "resume" if held else "hold"  # one entry: the hold key does one or the other
+        for key in ("answer", "hangup", hold, "transfer", "consult", "complete", "cancel", "dtmf", "park"):
+            reason = why_not(PARK if key == "park" else ACTION_BY_KEY[key], call, capabilities)
+            entries.append((key, T(key) + ("" if reason is None else f" — {reason}")))
             if reason:
                 disabled.append(key)
-        for key, capability in (("park", Capability.PARK), ("pickup", Capability.PICKUP)):
-            entries.append((key, T(key)))
-            if capability not in capabilities:
-                disabled.append(key)
+        entries.append(("pickup", T("pickup")))  # needs no call of one's own
+        if Capability.PICKUP not in capabilities:
+            disabled.append("pickup")
         actions = {"answer": self.action_answer, "hangup": self.action_hangup, "hold": self.action_hold,
                    "resume": self.action_hold, "transfer": self.action_transfer, "consult": self.action_consult,
                    "complete": self.action_complete_transfer, "cancel": self.action_cancel_transfer,

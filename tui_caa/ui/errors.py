@@ -14,6 +14,7 @@ from tui_caa.domain.errors import (
     Reconnecting,
     Unsupported,
 )
+from tui_caa.domain.events import CommandFailed
 from tui_caa.protocol.link_errors import GatewayUnanswered, GatewayUnreachable, TooManyAttempts, Unauthorized, WireError
 from tui_caa.ui.i18n import Catalog, current_language
 
@@ -31,6 +32,7 @@ T = Catalog({
     "number": ("Número inválido para discar: {detail}", "Invalid number to dial: {detail}"),
     "target": ("Destino inválido: {detail}", "Invalid target: {detail}"),
     "pbx_refused": ("A central recusou: {detail}", "The PBX refused: {detail}"),
+    "slot": ("Não há chamada estacionada nessa vaga.", "No call is parked on that slot."),
     "bad_login": ("Usuário ou senha incorretos.", "Wrong login or password."),
     "expired": ("Sua sessão terminou; entre de novo.", "Your session has ended; log in again."),
     "unreachable": ("Sem contato com o serviço de integração; nada foi enviado. Tente de novo em instantes.",
@@ -42,6 +44,41 @@ T = Catalog({
     "wire": ("O serviço de integração respondeu algo inválido; avise o administrador.",
              "The integration service sent an invalid reply; tell the administrator."),
 })
+
+# a command the PBX accepted but did not carry out (CommandFailed.reason)
+FAILURES = Catalog({
+    "transfer_aborted": ("A transferência para {target} não foi concluída: a central desistiu dela (ramal "
+                         "inexistente?). A chamada continua com você.",
+                         "The transfer to {target} did not happen: the PBX gave it up (no such extension?). "
+                         "The call is still yours."),
+    "transfer_not_started": ("A transferência para {target} não começou: a central não reconheceu o código de "
+                             "transferência (o cliente pode ter ouvido os dígitos). A chamada continua com você.",
+                             "The transfer to {target} did not start: the PBX did not take the transfer code "
+                             "(the other party may have heard the digits). The call is still yours."),
+    "target_no_answer": ("A transferência não foi concluída: {target} não atendeu. A chamada voltou para você.",
+                         "The transfer did not happen: {target} did not answer. The call is back with you."),
+    "target_busy": ("A transferência não foi concluída: {target} está ocupado. A chamada voltou para você.",
+                    "The transfer did not happen: {target} is busy. The call is back with you."),
+    "target_unavailable": ("A transferência não foi concluída: {target} não está disponível ou não existe. "
+                           "A chamada voltou para você.",
+                           "The transfer did not happen: {target} is unavailable or does not exist. "
+                           "The call is back with you."),
+    "hold_not_confirmed": ("A espera não foi confirmada: o telefone não colocou a chamada em espera; ela pode "
+                           "continuar aberta. Use a tecla de espera do aparelho.",
+                           "The hold was not confirmed: the phone did not put the call on hold; it may still be "
+                           "open. Use the phone's hold key."),
+    "resume_not_confirmed": ("A retomada não foi confirmada: o telefone não tirou a chamada da espera. Use a "
+                             "tecla do aparelho.",
+                             "Resuming was not confirmed: the phone did not take the call off hold. Use the "
+                             "phone's key."),
+})
+UNKNOWN_TARGET = Catalog({"target": ("o destino", "the target")})
+
+
+def failure_notice(event: CommandFailed) -> str:
+    """What the agent is told when a command the PBX accepted did not happen."""
+    return FAILURES(event.reason.value, target=event.target or UNKNOWN_TARGET("target"))
+
 
 CAPABILITY_WORDS = {
     "dial": "discar", "answer": "atender", "hangup": "desligar", "blind_transfer": "transferência",
@@ -78,6 +115,8 @@ def readable(exc: DomainError) -> str:
             return T(exc.field)
         case NotAllowed() if exc.field in ("number", "target"):
             return T(exc.field, detail=detail.split(": ", 1)[-1])
+        case PbxError() if exc.field == "slot":
+            return T("slot")
         case PbxError():
             return T("pbx_refused", detail=detail)
     return detail

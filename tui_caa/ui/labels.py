@@ -36,6 +36,7 @@ T = Catalog({
     "abandoned": ("abandonada", "abandoned"),
     "failed": ("falhou", "failed"),
     "transferred": ("transferida", "transferred"),
+    "elsewhere": ("atendida por outro", "answered elsewhere"),
     "residencial": ("Residencial", "Home"),
     "comercial": ("Comercial", "Work"),
     "celular": ("Celular", "Mobile"),

@@ -17,8 +17,10 @@ from tui_caa.domain.events import (
     CallParked,
     CallRinging,
     CallTransferred,
+    CommandFailed,
     ExtensionStateChanged,
 )
+from tui_caa.domain.telephony import MISSED_DISPOSITIONS
 from tui_caa.protocol.messages import (
     CallsRecorded,
     GatewayMessage,
@@ -70,6 +72,7 @@ class ConsoleModel:
     calls: dict[CallKey, CallView] = field(default_factory=dict)
     pops: dict[str, ScreenPop] = field(default_factory=dict)
     missed: list[MissedCall] = field(default_factory=list)
+    failures: list[CommandFailed] = field(default_factory=list)  # commands of ours the PBX did not carry out
     calls_today: dict[str, int] = field(default_factory=dict)
     dirty_extensions: set[str] = field(default_factory=set)
 
@@ -94,7 +97,8 @@ class ConsoleModel:
 
     # ---- changing ----
     def apply(self, message: GatewayMessage) -> set[str]:
-        """Returns the parts that changed: "link", "problems", "extensions", "calls", "pop", "missed", "history"
+        """Returns the parts that changed: "link", "problems", "extensions", "calls", "pop", "missed",
+        "failure" (a command of the console's extension was not carried out), "history"
         (calls of the console's extension reached the CRM), and "mine" when the console's own extension
         is concerned (what agent widgets redraw for: a
         supervisor's console sees every extension change)."""
@@ -139,6 +143,11 @@ class ConsoleModel:
             self.extensions[event.extension] = event.state
             self.dirty_extensions.add(event.extension)
             return {"extensions"}
+        if isinstance(event, CommandFailed):
+            if event.extension != self.extension:
+                return set()
+            self.failures.append(event)
+            return {"failure"}
         if not isinstance(event, CallEvent) or not event.extension or not event.call_id:
             return set()
         key = (event.extension, event.call_id)
@@ -149,7 +158,8 @@ class ConsoleModel:
             if not any(c.call_id == event.call_id for c in self.calls.values()):
                 self.pops.pop(event.call_id, None)
             if (isinstance(event, CallEnded) and ended and ended.direction is Direction.INBOUND
-                    and ended.answered_at is None and event.extension == self.extension):
+                    and ended.answered_at is None and event.disposition in MISSED_DISPOSITIONS
+                    and event.extension == self.extension):
                 self.missed.append(MissedCall(event.call_id, ended.number, event.at))
                 changed.add("missed")
             return changed

@@ -5,7 +5,8 @@ is the Linkedid), sends standard AMI actions and turns `Response: Error` into a 
 Asterisk's own message. The state that follows (answered, held, transferred…) is never invented
 here: it comes back as AMI events through the mapper.
 
-- dial: `Originate` (Async) of `<technology>/<ext>` into `dial_context`, with a fresh `ChannelId`
+- dial: `Originate` (Async) of `<technology>/<ext>` into `dial_context` (CallerID `"<number>" <ext>`: the
+  agent's phone shows whom it calls), with a fresh `ChannelId`
   that becomes the call id; announced to the mapper, so the call is DIALING as soon as its channel
   rings the agent's phone (where Asterisk's CDR starts it too), and a failed Originate (the phone
   never answered, no channel at all) still ends with CallEnded NO_ANSWER / BUSY / FAILED.
@@ -16,22 +17,29 @@ here: it comes back as AMI events through the mapper.
 - attended transfer (only with `atxfer_enabled`, i.e. the atxfer feature code is configured in
   features.conf, which `Atxfer` needs): consult = `Atxfer` (Channel = the extension's channel);
   complete = `Hangup` of the transferer's channel (Asterisk completes an attended transfer when the
-  transferer hangs up); cancel = `Hangup` of the consulted channel(s) (Asterisk then puts the
+  transferer hangs up); an `Atxfer` Asterisk accepted but did not carry out is found out by the
+  mapper (`mapping/consultation.py`, `expect_atxfer`) or after `confirm_timeout_s`;
+  cancel = `Hangup` of the consulted channel(s) (Asterisk then puts the
   transferer back with the held party). `CancelAtxfer` (Asterisk 17+) is not used, to work on 13-16.
 - hold: core AMI has no Hold action. `hold_method`:
   "none" (default): HOLD is not offered;
   "notify": `PJSIPNotify` to the extension's endpoint with `Event=hold` (resume: `Event=talk`),
   the remote-control NOTIFY that Yealink, Fanvil and other phones obey when allowed to; the phone
-  then holds as if its key was pressed, so the Hold/Unhold events follow as usual;
+  then holds as if its key was pressed, so the Hold/Unhold events follow as usual; a phone that
+  ignores it leaves no trace: without a Hold (Unhold) within `confirm_timeout_s`, CommandFailed
+  HOLD_NOT_CONFIRMED (RESUME_NOT_CONFIRMED) tells the agent;
   "park": the other party is parked (`Park`, TimeoutChannel = the extension's channel, timeout
   `hold_park_timeout_s`) and the slot kept; resume calls the extension and connects it to the slot
-  (`Originate` into `parking_context`). The extension's leg ends as parked (CallParked) and the
-  resumed talk is a new leg of the same call: Asterisk reports it that way and we do not pretend.
+  (`Originate` into `parking_context`). The mapper is told (`expect_hold_park`): for the agent it
+  is one call, held then resumed (same id, DDR, recording: see `mapping/holds.py`), although
+  Asterisk hangs the agent's channel up and the resume is a new channel; hanging up a call held
+  so hangs up the party waiting in the slot.
   In every method the hold state shown comes from Asterisk's events, never from the command.
 - park: `Park` of the other party (TimeoutChannel = the extension's channel, which Asterisk treats
   as the parker); the slot comes from the `ParkedCall` event. pickup: of a call ringing at another
   extension: `Originate` of the extension's phone into `Pickup(<ext>@<pickup_context>)`; otherwise
-  the argument is a parking slot: `Originate` of the extension's phone to slot@`parking_context`.
+  the argument is a parking slot: `Originate` of the extension's phone to slot@`parking_context`,
+  once `ParkedCalls` shows a call there (an empty slot is refused: Asterisk would accept the dial).
 - DTMF: one `PlayDTMF` per digit on the *other party's* channel (PlayDTMF sends the digit out of
   the channel it names, so that is how the far end, e.g. an IVR, hears the agent's digits).
 - play recording: `Originate` of `<technology>/<n>` (an extension) or `Local/<n>@<dial_context>`
@@ -48,11 +56,15 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from tui_caa.domain.events import PbxEvent
 from tui_caa.domain.telephony import Capability, Direction
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, PendingDial
+from tui_caa.pbx.asterisk.mapping.consultation import AtxferWatch
+from tui_caa.pbx.asterisk.mapping.model import call_id_of
 from tui_caa.pbx.asterisk.packets import Packet
 from tui_caa.pbx.base import PbxError, checked_extension, checked_number
 
@@ -81,21 +93,22 @@ class AmiCommands:
     originate_timeout_ms: int
     hold_method: str
     hold_park_timeout_s: int
+    confirm_timeout_s: float
     action_timeout: float
     _client: AmiClient
     _mapper: AmiMapper
     _park_waiters: dict[str, asyncio.Future[str]]
-    _hold_slots: dict[tuple[str, str], str]
 
-    # an annotation, not a method: a method here would come before PumpedDriver's in the MRO
+    # annotations, not methods: a method here would come before PumpedDriver's in the MRO
     _require_link: Callable[[], None]
+    _later: Callable[[Callable[[AmiMapper, datetime], list[PbxEvent]]], None]
 
     # ---- helpers ----
 
 
     def _channel_of(self, extension: str, call_id: str) -> Channel:
         for chan in self._mapper.channels.values():
-            if chan.ext == extension and chan.linkedid == call_id and not chan.done:
+            if chan.ext == extension and call_id_of(chan) == call_id and not chan.done:
                 return chan
         raise PbxError(f"call {call_id} is not under way at extension {extension} on {self.name}",
                        field="call_id")
@@ -139,9 +152,13 @@ class AmiCommands:
         mapper.expect_originate(PendingDial(channel_id=channel_id, extension=extension, number=number,
                                             direction=direction, channel=self._phone(extension)))
         try:
+            # CallerID: the phone rung first shows whom it is calling (Asterisk sets the connected line
+            # from it; without it the phone shows "anonymous"); the number stays the extension's own,
+            # so the caller id the far end gets does not change
             await self._send("Originate", f"call {number} from {extension}",
                              Channel=self._phone(extension), Context=self.dial_context, Exten=number,
-                             Priority=1, Timeout=self.originate_timeout_ms, Async=True, ChannelId=channel_id)
+                             Priority=1, Timeout=self.originate_timeout_ms, Async=True, ChannelId=channel_id,
+                             CallerID=f'"{number}" <{extension}>')
         except BaseException:
             mapper.pending_dials.pop(channel_id, None)  # refused: no OriginateResponse will come
             raise
@@ -150,6 +167,11 @@ class AmiCommands:
     async def _hangup(self, extension: str, call_id: str) -> None:
         checked_extension(extension)
         self._require_link()
+        held = self._mapper.held_by_park(extension, call_id)
+        parked = self._mapper.channels.get(held.parkee) if held is not None else None
+        if parked is not None:  # on hold by park: the call ends with the party waiting in the slot
+            await self._send("Hangup", f"hang up call {call_id} on hold at {extension}", Channel=parked.name)
+            return
         chan = self._channel_of(extension, call_id)
         await self._send("Hangup", f"hang up call {call_id} at {extension}", Channel=chan.name)
 
@@ -189,8 +211,17 @@ class AmiCommands:
         checked_number(target, self.label, "consult", "target")
         self._require_link()
         chan = self._channel_of(extension, call_id)
-        await self._send("Atxfer", f"start an attended transfer of call {call_id} at {extension} to {target}",
-                         Channel=chan.name, Exten=target, Context=self.dial_context)
+        mapper = self._mapper
+        # watched from before the reply: the Hold may come first
+        mapper.expect_atxfer(AtxferWatch(uniqueid=chan.uniqueid, extension=extension, call_id=call_id, target=target))
+        try:
+            await self._send("Atxfer", f"start an attended transfer of call {call_id} at {extension} to {target}",
+                             Channel=chan.name, Exten=target, Context=self.dial_context)
+        except BaseException:
+            mapper.atxfers.pop(chan.uniqueid, None)
+            raise
+        uid = chan.uniqueid
+        self._later(lambda m, now: m.atxfer_expired(uid, now))
 
     def _consultation(self, extension: str, call_id: str) -> Channel:
         chan = self._channel_of(extension, call_id)
@@ -212,6 +243,7 @@ class AmiCommands:
         targets = self._mapper.peers(chan)
         if not targets:
             raise PbxError(f"the consulted party of call {call_id} at {extension} is already gone", field="call_id")
+        self._mapper.atxfer_cancelled(chan.uniqueid)
         for target in targets:  # Asterisk then returns the transferer to the held party
             await self._send("Hangup", f"cancel the transfer of call {call_id} at {extension}", Channel=target.name)
 
@@ -224,25 +256,33 @@ class AmiCommands:
         if self.hold_method == "notify":
             await self._send("PJSIPNotify", f"ask phone {extension} to hold call {call_id}", Endpoint=extension,
                              Variable=NOTIFY_HOLD)
+            uid = chan.uniqueid  # a phone may ignore the NOTIFY: only a Hold event confirms it
+            self._later(lambda m, now: m.hold_unconfirmed(uid, True, now))
             return
-        slot = await self._park_channel(chan, f"hold call {call_id} at {extension}",
-                                        Timeout=self.hold_park_timeout_s * 1000)
-        self._hold_slots[(extension, call_id)] = slot
+        mapper = self._mapper
+        mapper.expect_hold_park(chan.uniqueid)  # its ParkedCall is a hold of this leg, not its end
+        try:
+            await self._park_channel(chan, f"hold call {call_id} at {extension}", Timeout=self.hold_park_timeout_s * 1000)
+        except BaseException:
+            mapper.hold_parks.discard(chan.uniqueid)
+            raise
 
     async def _resume(self, extension: str, call_id: str) -> None:
         checked_extension(extension)
         self._require_link()
         if self.hold_method == "notify":
-            self._channel_of(extension, call_id)
+            uid = self._channel_of(extension, call_id).uniqueid
             await self._send("PJSIPNotify", f"ask phone {extension} to resume call {call_id}", Endpoint=extension,
                              Variable=NOTIFY_TALK)
+            self._later(lambda m, now: m.hold_unconfirmed(uid, False, now))
             return
-        slot = self._hold_slots.get((extension, call_id))
-        if slot is None:
+        held = self._mapper.held_by_park(extension, call_id)
+        if held is None:
             raise PbxError(f"call {call_id} was not put on hold from {extension} by {self.name}", field="call_id")
-        await self._originate(f"resume call {call_id} at {extension} from parking slot {slot}",
-                              Channel=self._phone(extension), Context=self.parking_context, Exten=slot, Priority=1)
-        del self._hold_slots[(extension, call_id)]
+        # while the call stays held (the phone did not answer this), the hold key may try again
+        await self._originate(f"resume call {call_id} at {extension} from parking slot {held.slot}",
+                              Channel=self._phone(extension), Context=self.parking_context, Exten=held.slot,
+                              Priority=1)
 
     # ---- park, pickup ----
 
@@ -281,9 +321,20 @@ class AmiCommands:
                                   Channel=self._phone(extension), Application="Pickup",
                                   Data=f"{target}@{self.pickup_context}")
         else:
+            if not await self._slot_taken(target):
+                raise PbxError(f"parking slot {target} is empty: no call is parked there", field="slot")
             await self._originate(f"pick up parking slot {target} from {extension}",
                                   Channel=self._phone(extension), Context=self.parking_context, Exten=target,
                                   Priority=1)
+
+    async def _slot_taken(self, slot: str) -> bool:
+        """Whether a call is parked on `slot`, as res_parking says now (`ParkedCalls`): dialling an
+        empty slot is accepted by Asterisk and does nothing the agent could see. When the list cannot
+        be had (no such action), the slot is tried."""
+        reply = await self._client.send_list_action("ParkedCalls")
+        if reply.response.get("Response") != "Success":
+            return True
+        return any(item.get("ParkingSpace") == slot for item in reply.items)
 
     # ---- DTMF, recordings, supervision ----
 

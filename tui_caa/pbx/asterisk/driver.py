@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from tui_caa.domain.events import ActiveCall, PbxSnapshot
+from tui_caa.domain.events import ActiveCall, PbxEvent, PbxSnapshot
 from tui_caa.domain.pbx import PbxRegistryEntry
 from tui_caa.domain.telephony import CallState, Capability, Direction
 from tui_caa.pbx.asterisk.client import AmiClient
 from tui_caa.pbx.asterisk.commands import AmiCommands
 from tui_caa.pbx.asterisk.errors import AmiConnectionLost
 from tui_caa.pbx.asterisk.mapping import AmiMapper, Channel, MapperConfig, event_filter
+from tui_caa.pbx.asterisk.mapping.model import call_id_of
 from tui_caa.pbx.asterisk.packets import DEFAULT_MAX_PACKET_SIZE
 from tui_caa.pbx.base import PbxError
 from tui_caa.pbx.link import EVENT_BACKLOG, PumpedDriver
@@ -71,6 +73,7 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
         self.originate_timeout_ms = opts.originate_timeout_ms
         self.hold_method = opts.hold_method
         self.hold_park_timeout_s = opts.hold_park_timeout_s
+        self.confirm_timeout_s = opts.confirm_timeout_s
         self.parking_context = opts.parking_context
         self.pickup_context = opts.pickup_context or opts.dial_context
         caps = set(BASE_CAPABILITIES)
@@ -95,7 +98,6 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
                                  max_packet_size=max_packet_size, skip_event=event_filter(self._mapper_config))
         self.action_timeout = self._client.action_timeout
         self._park_waiters: dict[str, asyncio.Future[str]] = {}  # parked channel's Uniqueid → slot
-        self._hold_slots: dict[tuple[str, str], str] = {}  # (extension, call id) → slot (hold by park)
 
     @classmethod
     def from_entry(cls, entry: PbxRegistryEntry, **options: Any) -> AsteriskDriver:
@@ -140,15 +142,36 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
         for chan in self._mapper.channels.values():
             if chan.ext is None or not chan.announced or chan.done or chan.direction is None:
                 continue
-            calls.append(ActiveCall(call_id=chan.linkedid, extension=chan.ext, direction=chan.direction,
+            calls.append(ActiveCall(call_id=call_id_of(chan), extension=chan.ext, direction=chan.direction,
                                     state=_state_of(chan), number=chan.number, ddr=self._ddr_of(chan),
                                     started_at=chan.started_at,
                                     answered_at=chan.answered_at if chan.answered else None))
+        for held in self._mapper.held_legs.values():  # on hold by park: no channel of the extension carries it
+            if held.direction is not None:
+                calls.append(ActiveCall(call_id=held.call_id, extension=held.extension, direction=held.direction,
+                                        state=CallState.HELD, number=held.number, ddr=self._ddr_of_call(held.call_id,
+                                                                                                    held.direction),
+                                        started_at=held.started_at, answered_at=held.answered_at))
         return PbxSnapshot(at=_now(), extensions=dict(self._mapper.extension_states), calls=tuple(calls))
 
     def _ddr_of(self, chan: Channel) -> str | None:
-        call = self._mapper.calls.get(chan.linkedid)
-        return call.ddr if call is not None and chan.direction is Direction.INBOUND else None
+        return self._ddr_of_call(chan.leg_id or chan.linkedid, chan.direction) or (
+            self._ddr_of_call(chan.linkedid, chan.direction) if chan.leg_id else None)
+
+    def _ddr_of_call(self, call_id: str, direction: Direction | None) -> str | None:
+        call = self._mapper.calls.get(call_id)
+        return call.ddr if call is not None and direction is Direction.INBOUND else None
+
+    def _later(self, check: Callable[[AmiMapper, datetime], list[PbxEvent]]) -> None:
+        """After `confirm_timeout_s`: what the mapper (the one of that moment) concludes is reported."""
+
+        def run() -> None:
+            if self._closed:
+                return
+            for event in check(self._mapper, _now()):
+                self._stream.put(event)
+
+        asyncio.get_running_loop().call_later(self.confirm_timeout_s, run)
 
     def _down_message(self) -> str:
         return f"not connected to the Asterisk manager{self._outage_note()}"
@@ -168,8 +191,10 @@ class AsteriskDriver(AmiCommands, PumpedDriver):
             mapper.feed(item, now)
         channels = await self._client.send_list_action("CoreShowChannels")
         mapper.load_active_channels(channels.items)
+        if self._mapper.held_legs:  # calls on hold by park outlive the session while their party is parked
+            parked = await self._client.send_list_action("ParkedCalls")
+            mapper.keep_held(self._mapper.held_legs.values(), parked.items)
         self._mapper = mapper
-        self._hold_slots.clear()
 
     async def _pump(self) -> None:
         while not self._closed:

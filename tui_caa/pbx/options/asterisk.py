@@ -39,6 +39,9 @@ class AsteriskOptions(BaseModel):
     # attended transfer uses `Atxfer`, which needs the atxfer feature code in features.conf
     # (`atxfer => *2`): only then is it offered
     atxfer_enabled: bool = False
+    # a command Asterisk accepts may still not happen (an Atxfer it gives up, a phone that ignores
+    # the hold NOTIFY): what it does must show within this many seconds, or the console is told
+    confirm_timeout_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     # core AMI has no Hold action: "none" (no hold button), "park" (park the other party, resume
     # by calling the slot back) or "notify" (PJSIPNotify `Event: hold`/`talk`, phones that obey it)
     hold_method: Literal["none", "park", "notify"] = "none"  # checked by _one_of: a clearer message

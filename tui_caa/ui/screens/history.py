@@ -112,7 +112,7 @@ PERIODS: tuple[str, ...] = ("today", "7d", "30d", "all")
 PERIOD_DAYS = {"today": 0, "7d": 6, "30d": 29}  # days before today, counting today as the first
 
 MISSED_GLYPH = "✖"
-STATE_GLYPHS = {Disposition.ANSWERED: "✔", Disposition.TRANSFERRED: "⇢"}
+STATE_GLYPHS = {Disposition.ANSWERED: "✔", Disposition.TRANSFERRED: "⇢", Disposition.ANSWERED_ELSEWHERE: "↷"}
 
 COLUMNS = (
     ("when", "col_when"),

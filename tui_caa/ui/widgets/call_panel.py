@@ -134,9 +134,10 @@ class CallPanel(Vertical):
         if pop and pop.lookup and pop.lookup.exact:
             names = ", ".join(m.customer.name for m in pop.lookup.exact[:3])
             text.append(f"  {names}")
-        text.append(f"   {labels.call_state(call.state)}", style="italic")
-        if call.state is CallState.CONSULTING and call.target:
-            text.append(f" ({T('consulting', target=call.target)})")
+        if call.state is CallState.CONSULTING and call.target:  # "consultando 1002", said once
+            text.append(f"   {T('consulting', target=display_raw(call.target, rules) or call.target)}", style="italic")
+        else:
+            text.append(f"   {labels.call_state(call.state)}", style="italic")
         since = call.answered_at or call.started_at
         text.append(f"   {labels.duration(app.clock.now() - since)}")  # type: ignore[attr-defined]
         if call.direction is Direction.INBOUND and call.ddr:

@@ -18,6 +18,11 @@ def start_command(args: argparse.Namespace, settings: Settings) -> int:
     from tui_caa.ui import i18n
 
     i18n.set_language(getattr(args, "lang", None) or settings.language)
+    if settings.keymap:  # refused before the console starts: a console with a stolen quit key is a trap
+        from tui_caa.ui.keymap import keymap_problems
+
+        if problems := keymap_problems(settings.keymap):
+            raise InvalidInput("\n".join(problems), field="keymap")
     gateway = getattr(args, "gateway", None) or settings.gateway_url
     if gateway:
         return asyncio.run(_remote_console(args, settings, gateway))

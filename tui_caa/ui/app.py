@@ -41,8 +41,6 @@ T = Catalog({
     "unknown_theme": ("Tema '{name}' não existe; usando {default}. Temas: {known}",
                       "Theme '{name}' does not exist; using {default}. Themes: {known}"),
     "bad_key": ("Atalho inválido no [keymap]: {problem}", "Invalid key in [keymap]: {problem}"),
-    "unknown_ids": ("[keymap] com ids desconhecidos: {ids}. Ids válidos: {known}",
-                    "[keymap] has unknown ids: {ids}. Valid ids: {known}"),
     "monitor_only": ("O monitor é para supervisores (--role supervisor)",
                      "The monitor is for supervisors (--role supervisor)"),
 })
@@ -174,13 +172,13 @@ class CaaApp(CallActions, App[None]):
         return problems
 
     def _apply_keymap(self) -> None:
-        from tui_caa.ui.screens.help import all_bindings
+        """`tui-caa` refuses a bad [keymap] before the console starts; an app built with one anyway
+        (a test, an embedding) says what is wrong and keeps the keys it can."""
+        from tui_caa.ui.keymap import all_bindings, keymap_problems
 
-        known = {binding_id for *_, binding_id in all_bindings({})}
-        unknown = sorted(set(self.keymap) - known)
-        if unknown:
-            self.notify(T("unknown_ids", ids=", ".join(unknown), known=", ".join(sorted(known))),
-                        severity="error", timeout=20)
+        for problem in keymap_problems(self.keymap):
+            self.notify(problem, severity="error", timeout=20)
+        known = {b.id for b in all_bindings()}
         try:
             self.set_keymap({k: v for k, v in self.keymap.items() if k in known})
         except Exception as exc:  # noqa: BLE001 - a bad key must not stop the console

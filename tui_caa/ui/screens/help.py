@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -12,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from tui_caa.ui.i18n import Catalog
+from tui_caa.ui.keymap import all_bindings as keymap_bindings
 
 T = Catalog({
     "title": ("Teclas do tui-caa (F1)", "tui-caa keys (F1)"),
@@ -23,25 +23,9 @@ T = Catalog({
     "close": ("Fechar", "Close"),
 })
 
-#: the screens whose keys the help lists, as "module:Class" (imported only when the help opens)
-SCREENS = ("tui_caa.ui.app:CaaApp", "tui_caa.ui.screens.agent:AgentScreen",
-           "tui_caa.ui.screens.monitor:MonitorScreen", "tui_caa.ui.screens.history:HistoryView",
-           "tui_caa.ui.screens.customer:CustomerScreen")
-
-
 def all_bindings(keymap: dict[str, str]) -> list[tuple[str, str, str]]:
     """(keys, description, id) of every binding that has an id, keymap applied."""
-    found: dict[str, tuple[str, str, str]] = {}
-    for path in SCREENS:
-        module, name = path.split(":")
-        try:
-            owner = getattr(import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        for binding in getattr(owner, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.id and binding.id not in found:
-                found[binding.id] = (keymap.get(binding.id, binding.key), binding.description, binding.id)
-    return list(found.values())
+    return [(keymap.get(b.id, ",".join(b.keys)), b.description, b.id) for b in keymap_bindings()]
 
 
 class HelpScreen(ModalScreen[None]):

@@ -372,3 +372,35 @@ async def test_a_command_the_pbx_did_not_carry_out_is_an_error_notice(rig, conso
             "A transferência para 1999 não foi concluída: a central desistiu dela (ramal inexistente?). "
             "A chamada continua com você."]
         assert my_call(rig).state is CallState.ACTIVE
+
+
+async def test_quitting_during_a_call_asks_first_and_defaults_to_staying(rig, console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tui_caa.ui.screens.prompts import ConfirmScreen
+
+    async with console() as (app, pilot):
+        exits: list[object] = []
+        monkeypatch.setattr(app, "exit", lambda *args, **kwargs: exits.append(args))
+        await rig.ring("1001", "051987654321")
+        await settle(rig, pilot)
+        await pilot.press("f10")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, ConfirmScreen) and exits == []
+        assert any("ligação em andamento" in str(label.render()) for label in app.screen.query("Label"))
+        await pilot.press("enter")  # "Não" has the focus: a reflex Enter does not quit
+        await settle(rig, pilot)
+        assert not isinstance(app.screen, ConfirmScreen) and exits == []
+        await pilot.press("f10")
+        await settle(rig, pilot)
+        await pilot.press("f10")  # the quit key on its own question: yes
+        await settle(rig, pilot)
+        assert len(exits) == 1
+        assert my_call(rig) is not None  # quitting is not hanging up
+
+
+async def test_quitting_with_no_call_is_immediate(rig, console, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async with console() as (app, pilot):
+        exits: list[object] = []
+        monkeypatch.setattr(app, "exit", lambda *args, **kwargs: exits.append(args))
+        await pilot.press("ctrl+q")
+        await settle(rig, pilot)
+        assert len(exits) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from tui_caa.clock import Clock
@@ -12,6 +14,8 @@ from tui_caa.gateway.factory import PbxOverride, make_driver, make_gateway, pbx_
 from tui_caa.gateway.service import Gateway
 from tui_caa.gateway.session import LocalSession
 from tui_caa.protocol.principal import Principal, Role
+
+CLOSE_FLUSH_SECONDS = 3.0
 
 
 @dataclass
@@ -24,6 +28,10 @@ class Embedded:
 
     async def close(self) -> None:
         await self.session.close()
+        # the calls that ended are journaled already; a moment to have them in the CRM too (what
+        # is left waits in the outbox for the next start)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.gateway.recorder.drained(), CLOSE_FLUSH_SECONDS)
         await self.gateway.stop()
         await self.store.close()
 

@@ -41,6 +41,11 @@ T = Catalog({
     "unknown_theme": ("Tema '{name}' não existe; usando {default}. Temas: {known}",
                       "Theme '{name}' does not exist; using {default}. Themes: {known}"),
     "bad_key": ("Atalho inválido no [keymap]: {problem}", "Invalid key in [keymap]: {problem}"),
+    "quit_title": ("Sair do tui-caa?", "Quit tui-caa?"),
+    "quit_call": ("Há uma ligação em andamento: ela continua na central, mas este console deixa de vê-la.",
+                  "A call is under way: it goes on at the PBX, but this console stops seeing it."),
+    "quit_unsaved": ("Há dados digitados e não salvos, que serão perdidos.",
+                     "There is typed data not saved, which will be lost."),
     "monitor_only": ("O monitor é para supervisores (--role supervisor)",
                      "The monitor is for supervisors (--role supervisor)"),
 })
@@ -170,6 +175,31 @@ class CaaApp(CallActions, App[None]):
             self.register_theme(Theme(name=DEFAULT_THEME, primary="#3B8EEA", variables=dict(VARIABLE_DEFAULTS)))
         self.theme = self._theme_name
         return problems
+
+    # ---- quitting ----
+    async def action_quit(self) -> None:
+        """F10 / ctrl+q: at once, unless a call is under way or a screen holds unsaved typing; then
+        the agent confirms (quitting never ends the call at the PBX)."""
+        from tui_caa.ui.screens.prompts import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "confirm-quit":
+            self.exit()  # the quit key again, on its own question: that is a yes
+            return
+        reasons = []
+        if self.model.my_calls():
+            reasons.append(T("quit_call"))
+        if any(getattr(screen, "has_unsaved_changes", lambda: False)() for screen in self.screen_stack):
+            reasons.append(T("quit_unsaved"))
+        if not reasons:
+            self.exit()
+            return
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        question = ConfirmScreen(T("quit_title"), " ".join(reasons), default=False)
+        question.id = "confirm-quit"
+        self.push_screen(question, answered)
 
     def _apply_keymap(self) -> None:
         """`tui-caa` refuses a bad [keymap] before the console starts; an app built with one anyway

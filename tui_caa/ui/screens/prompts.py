@@ -73,9 +73,10 @@ class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", T("cancel"), id="dialog.cancel")]
 
-    def __init__(self, title: str, message: str) -> None:
+    def __init__(self, title: str, message: str, *, default: bool = True) -> None:
         super().__init__()
         self._title, self._message = title, message
+        self._default = default  # the button Enter presses: "no" where a reflex must not do harm
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -86,7 +87,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(T("yes"), variant="primary", id="yes")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one("#yes" if self._default else "#no", Button).focus()
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:

@@ -224,6 +224,26 @@ async def test_palette_dials_a_typed_number(rig, console) -> None:  # type: igno
         assert call is not None and call.number == "33334444"
 
 
+async def test_palette_offers_only_the_consoles_commands_and_themes_in_portuguese(rig, console) -> None:  # type: ignore[no-untyped-def]
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    async with console() as (app, pilot):
+        await pilot.press("ctrl+p")
+        await settle(rig, pilot)
+        assert isinstance(app.screen, CommandPalette)
+        assert app.screen.query_one(CommandInput).placeholder == "Buscar comandos…"
+        for _ in range(50):  # the discovery hits arrive from a worker
+            options = app.screen.query_one(CommandList).options
+            if options:
+                break
+            await pilot.pause(0.02)
+        titles = [str(option.prompt).split("\n")[0] for option in options]
+        assert "Discar…" in titles and "Buscar cliente…" in titles
+        assert {t for t in titles if t.startswith("Tema: ")} == {"Tema: caa-dark", "Tema: caa-light",
+                                                              "Tema: caa-high-contrast"}
+        assert not [t for t in titles if any(w in t for w in ("Maximize", "Screenshot", "Quit", "Keys", "textual"))]
+
+
 async def test_help_lists_keys_with_their_ids(rig, console) -> None:  # type: ignore[no-untyped-def]
     from textual.widgets import DataTable
 

@@ -75,8 +75,12 @@ def test_keys_that_terminals_deliver_are_accepted(key: str) -> None:
 def test_keys_of_the_terminal_and_of_textual_are_not_given_away() -> None:
     [problem] = keymap_problems({"call.park": "tab"})
     assert "belongs to the terminal or the console itself (move between fields)" in problem
+    [problem] = keymap_problems({"call.park": "ctrl+c"})
+    assert "(copy / interrupt)" in problem
+    # the palette's key is an action like the others: it can move, and is not given away
     [problem] = keymap_problems({"call.park": "ctrl+p"})
-    assert "(command palette)" in problem
+    assert '"app.palette"' in problem
+    assert keymap_problems({"app.palette": "f11"}) == []
 
 
 def test_an_empty_key_is_a_problem() -> None:

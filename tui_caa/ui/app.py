@@ -42,6 +42,9 @@ T = Catalog({
                       "Theme '{name}' does not exist; using {default}. Themes: {known}"),
     "bad_key": ("Atalho inválido no [keymap]: {problem}", "Invalid key in [keymap]: {problem}"),
     "quit_title": ("Sair do tui-caa?", "Quit tui-caa?"),
+    "palette": ("comandos", "commands"),
+    "palette_tooltip": ("Abrir a paleta de comandos", "Open the command palette"),
+    "palette_placeholder": ("Buscar comandos…", "Search for commands…"),
     "quit_call": ("Há uma ligação em andamento: ela continua na central, mas este console deixa de vê-la.",
                   "A call is under way: it goes on at the PBX, but this console stops seeing it."),
     "quit_unsaved": ("Há dados digitados e não salvos, que serão perdidos.",
@@ -63,7 +66,9 @@ class CaaApp(CallActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-caa"
     ENABLE_COMMAND_PALETTE = True
-    COMMANDS = App.COMMANDS | {_console_commands}
+    # tui-caa's own commands only: Textual's (Maximize, Screenshot, every Textual theme) are English
+    # and beside the point at a seller's desk
+    COMMANDS = {_console_commands}
 
     MODES: ClassVar[dict[str, Callable[[], Screen]]] = {  # type: ignore[assignment]
         "agent": lambda: _agent_screen(),
@@ -77,6 +82,8 @@ class CaaApp(CallActions, App[None]):
         Binding("f2", "show_agent", T("agent"), id="app.agent", show=False),
         Binding("f3", "show_monitor", T("monitor"), id="app.monitor", show=False),
         Binding("f10,ctrl+q", "quit", T("quit"), id="app.quit", priority=True),
+        Binding("ctrl+p", "command_palette", T("palette"), id="app.palette", show=False, priority=True,
+                tooltip=T("palette_tooltip")),  # Textual's own would be in English
     ]
 
     def __init__(
@@ -91,6 +98,9 @@ class CaaApp(CallActions, App[None]):
         clock: Clock | None = None,
         remembered_login: Callable[[str | None], str] | None = None,
     ) -> None:
+        from tui_caa.ui.keymap import translate_loaded_bindings
+
+        translate_loaded_bindings()  # before super().__init__ copies the app's own bindings
         super().__init__()
         self.session = session
         self.clock: Clock = clock or SystemClock()
@@ -167,6 +177,7 @@ class CaaApp(CallActions, App[None]):
             self.register_theme(theme)
         for name in ("ansi-dark", "ansi-light"):  # they ignore the state colours
             self.unregister_theme(name)
+        self.console_themes = tuple(sorted(loaded.themes))  # what the palette offers (not Textual's)
         if self._theme_name not in self.available_themes:
             known = ", ".join(sorted(loaded.themes))
             problems.append(T("unknown_theme", name=self._theme_name, default=DEFAULT_THEME, known=known))
@@ -175,6 +186,12 @@ class CaaApp(CallActions, App[None]):
             self.register_theme(Theme(name=DEFAULT_THEME, primary="#3B8EEA", variables=dict(VARIABLE_DEFAULTS)))
         self.theme = self._theme_name
         return problems
+
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=T("palette_placeholder"), id="--command-palette"))
 
     # ---- quitting ----
     async def action_quit(self) -> None:

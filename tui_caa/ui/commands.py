@@ -46,7 +46,7 @@ class ConsoleCommands(Provider):
             entries.append((T("simulate"), self._simulate, T("simulate_help")))
         if getattr(app, "role", None) is Role.SUPERVISOR:
             entries.append((T("monitor"), app.action_show_monitor, ""))  # type: ignore[attr-defined]
-        for name in sorted(app.available_themes):
+        for name in getattr(app, "console_themes", ()):
             entries.append((T("theme", name=name), partial(setattr, app, "theme", name), ""))
         return entries
 

@@ -42,9 +42,33 @@ def _from_locale(value: str) -> str:
     return "en" if language and language not in ("pt", "c", "posix") else "pt_BR"
 
 
+# every fixed text of every catalog, in either language -> both: what was translated when a
+# module was imported (the descriptions of key bindings) can be said again in today's language
+_PAIRS: dict[str, set[tuple[str, str]]] = {}
+
+
+def in_current_language(text: str, catalog: Catalog | None = None) -> str:
+    """`text` (a catalog's fixed string, in either language) in the current language: looked up in
+    `catalog` first (the module's own), then in every catalog when only one has it; else unchanged."""
+    pairs = catalog.pairs_of(text) if catalog is not None else set()
+    if not pairs:
+        pairs = _PAIRS.get(text, set())
+    if len(pairs) != 1:
+        return text  # unknown, or two catalogs translate it differently: left as it is
+    [(portuguese, english)] = pairs
+    return portuguese if _current == "pt_BR" else english
+
+
 class Catalog:
     def __init__(self, strings: dict[str, tuple[str, str]]) -> None:
         self._strings = strings
+        for pair in strings.values():
+            if "{" not in pair[0]:  # a template's filled-in text is not known here
+                _PAIRS.setdefault(pair[0], set()).add(pair)
+                _PAIRS.setdefault(pair[1], set()).add(pair)
+
+    def pairs_of(self, text: str) -> set[tuple[str, str]]:
+        return {pair for pair in self._strings.values() if text in pair}
 
     def __call__(self, key: str, **values: object) -> str:
         portuguese, english = self._strings[key]

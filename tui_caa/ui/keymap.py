@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import pkgutil
+import sys
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -18,7 +19,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.keys import _character_to_key
 
-from tui_caa.ui.i18n import Catalog
+from tui_caa.ui.i18n import Catalog, in_current_language
 
 T = Catalog({
     "unknown_id": ("[keymap] \"{id}\": não existe essa ação{close}; F1 no console lista todas com seus ids",
@@ -40,13 +41,14 @@ T = Catalog({
     "alias": ("o terminal envia {shortcut} como {same}", "the terminal sends {shortcut} as {same}"),
     "no_such_key": ("os terminais comuns não têm essa tecla", "common terminals have no such key"),
     "everywhere": ("todas as telas", "every screen"),
-    "palette": ("paleta de comandos", "command palette"),
     "focus": ("mudar de campo", "move between fields"),
     "copy": ("copiar / interromper", "copy / interrupt"),
 })
 
 # the packages whose classes may declare bindings (imported when the keys are listed or checked)
 _PACKAGES = ("tui_caa.ui.screens", "tui_caa.ui.widgets")
+_FIRST = ("tui_caa.ui.screens.agent", "tui_caa.ui.screens.monitor", "tui_caa.ui.screens.history",
+          "tui_caa.ui.screens.customer")
 # a key a terminal turns into another: what it really sends
 _ALIASES = {"ctrl+i": "tab", "ctrl+m": "enter", "ctrl+j": "enter", "ctrl+h": "backspace",
             "ctrl+left_square_bracket": "escape", "ctrl+[": "escape"}
@@ -69,11 +71,13 @@ def _owners() -> list[type]:
     """The app first, then every class of the console's screens and widgets that declares bindings."""
     from tui_caa.ui.app import CaaApp
 
-    modules = []
+    names = []
     for package_name in _PACKAGES:
         package = import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__):
-            modules.append(import_module(f"{package_name}.{info.name}"))
+        names += [f"{package_name}.{info.name}" for info in pkgutil.iter_modules(package.__path__)]
+    # the help lists the screens a seller meets first, first
+    names.sort(key=lambda name: (_FIRST.index(name) if name in _FIRST else len(_FIRST), name))
+    modules = [import_module(name) for name in names]
     owners: list[type] = [CaaApp]
     for module in modules:
         for value in vars(module).values():
@@ -118,7 +122,7 @@ def undelivered(key: str) -> str | None:
 
 def _reserved() -> dict[str, str]:
     """Keys the terminal or Textual keep for themselves on every screen."""
-    return {"tab": T("focus"), "shift+tab": T("focus"), "ctrl+c": T("copy"), "ctrl+p": T("palette")}
+    return {"tab": T("focus"), "shift+tab": T("focus"), "ctrl+c": T("copy")}
 
 
 def keymap_problems(keymap: dict[str, str]) -> list[str]:
@@ -161,3 +165,29 @@ def _taken(binding_id: str, key: str, bindings: dict[str, KeyBinding],
             found.append(T("taken", id=binding_id, shortcut=key, other=other.id, description=other.description,
                            where=where))
     return found
+
+
+def translate_loaded_bindings() -> None:
+    """The key descriptions of the console's classes imported so far, in the current language (a
+    class says its bindings once, in the language of the moment it was imported; one imported
+    later is in the right language already)."""
+    from dataclasses import replace
+
+    def subclasses(cls: type) -> list[type]:
+        found = []
+        for sub in cls.__subclasses__():
+            found += [sub, *subclasses(sub)]
+        return found
+
+    owners = [cls for cls in {DOMNode, *subclasses(DOMNode)}
+              if cls.__module__.startswith("tui_caa.ui") and "BINDINGS" in vars(cls)]
+    for owner in owners:
+        catalog = getattr(sys.modules.get(owner.__module__), "T", None)  # the module's own strings
+        catalog = catalog if isinstance(catalog, Catalog) else None
+        owner.BINDINGS = [  # type: ignore[attr-defined]
+            replace(b, description=in_current_language(b.description, catalog),
+                    tooltip=in_current_language(b.tooltip, catalog))
+            if isinstance(b, Binding) else b for b in vars(owner)["BINDINGS"]]
+    for owner in owners:
+        for cls in (owner, *subclasses(owner)):
+            cls._merged_bindings = cls._merge_bindings()  # what Textual computed when the class was made

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, ListView, OptionList, Static
+from textual.widgets import Button, Input, Label, ListView, OptionList, Static
 
 from tests.gateway_fixtures import make_rig
 from tests.ui.conftest import settle
@@ -173,6 +173,12 @@ async def test_blind_transfer_asks_the_target(rig, console) -> None:  # type: ig
         await pilot.press("f9")
         await settle(rig, pilot)
         assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"12ab", "enter")  # said in the agent's words, and the question stays
+        await settle(rig, pilot)
+        problem = str(app.screen.query_one("#problem", Label).render())
+        assert problem == "'12ab' não é um telefone válido: tem letras ou símbolos"
+        for _ in range(4):
+            await pilot.press("backspace")
         await pilot.press(*"1002", "enter")
         await settle(rig, pilot)
         assert my_call(rig) is None

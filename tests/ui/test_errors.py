@@ -13,7 +13,7 @@ from tui_caa.ui.errors import readable
     (DatabaseUnavailable("CRM database x is unavailable: refused"), "O CRM não está respondendo"),
     (NotAllowed("call c1 is on extension 1001, not on yours (1002)", field="call_id"), "não está no seu ramal"),
     (NotAllowed("cannot dial: '12a' is not a phone number: contains letters", field="number"),
-     "Número inválido para discar: '12a' is not a phone number"),
+     "Número inválido para discar: tem letras ou símbolos"),
     (PbxError("extension 1001 is busy"), "A central recusou: extension 1001 is busy"),
     (PbxError("parking slot 702 is empty: no call is parked there", field="slot"),
      "Não há chamada estacionada nessa vaga."),

@@ -12,6 +12,7 @@ from tui_caa.phones import InvalidPhoneNumber, display_raw, normalize
 from tui_caa.ui.errors import failure_notice
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView
+from tui_caa.ui.phone_problems import phone_problem
 from tui_caa.ui.screens.prompts import MenuScreen, PromptScreen
 from tui_caa.ui.widgets.call_panel import ACTION_BY_KEY, Action, why_not
 
@@ -210,7 +211,7 @@ class CallActions:
             try:
                 normalize(value, rules)
             except InvalidPhoneNumber as exc:
-                return str(exc)
+                return phone_problem(exc)
             return None
 
         def go(target: str | None) -> None:

@@ -17,6 +17,7 @@ from tui_caa.domain.errors import (
 from tui_caa.domain.events import CommandFailed
 from tui_caa.protocol.link_errors import GatewayUnanswered, GatewayUnreachable, TooManyAttempts, Unauthorized, WireError
 from tui_caa.ui.i18n import Catalog, current_language
+from tui_caa.ui.phone_problems import phone_reason
 
 T = Catalog({
     "reconnecting": ("A conexão com a central está sendo restabelecida; tente de novo em instantes.",
@@ -114,7 +115,8 @@ def readable(exc: DomainError) -> str:
         case NotAllowed() if exc.field in ("call_id", "role", "recording_ref", "extension"):
             return T(exc.field)
         case NotAllowed() if exc.field in ("number", "target"):
-            return T(exc.field, detail=detail.split(": ", 1)[-1])
+            return T(exc.field, detail=phone_reason(exc)[1] if "is not a phone number" in detail
+                     else detail.split(": ", 1)[-1])
         case PbxError() if exc.field == "slot":
             return T("slot")
         case PbxError():

@@ -376,7 +376,7 @@ async def test_consulting_says_whom_once(rig, console) -> None:  # type: ignore[
         await rig.gateway.driver.consult("1001", call_id, "1002")
         await settle(rig, pilot)
         info = text_of(app, "#call-info")
-        assert "consultando 1002" in info and info.count("consultando") == 1
+        assert "consultando ramal 1002" in info and info.count("consultando") == 1
 
 
 async def test_a_command_the_pbx_did_not_carry_out_is_an_error_notice(rig, console) -> None:  # type: ignore[no-untyped-def]
@@ -430,3 +430,19 @@ async def test_quitting_with_no_call_is_immediate(rig, console, monkeypatch) -> 
         await pilot.press("ctrl+q")
         await settle(rig, pilot)
         assert len(exits) == 1
+
+
+async def test_numbers_are_shown_as_people_read_them(rig, console) -> None:  # type: ignore[no-untyped-def]
+    """A withheld caller is said in words, a local number gets the site's DDD, an extension is named."""
+    async with console() as (app, pilot):
+        await rig.ring("1001", "anonymous")
+        await settle(rig, pilot)
+        assert "Chamador: número não identificado" in str(app.screen.query_one("#caller-line", Static).render())
+        assert "anonymous" not in text_of(app, "#call-info")
+    from tui_caa.ui import labels
+
+    rules = rig.sessions["1001"].caller_id_rules()
+    assert labels.phone_number("27176045", rules.model_copy(update={"default_ddd": "51"})) == "(51) 2717-6045"
+    assert labels.phone_number("1002", rules) == "ramal 1002"
+    assert labels.phone_number("+5551987654321", rules) == "(51) 98765-4321"
+    assert labels.phone_number("not a number", rules) == "not a number"

@@ -8,7 +8,8 @@ import time
 from textual.binding import Binding, BindingType
 
 from tui_caa.domain import CallState, Capability
-from tui_caa.phones import InvalidPhoneNumber, display_raw, normalize
+from tui_caa.phones import InvalidPhoneNumber, normalize
+from tui_caa.ui import labels
 from tui_caa.ui.errors import failure_notice
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView
@@ -39,7 +40,6 @@ T = Catalog({
     "functions": ("Funções da central", "PBX functions"),
     "blank_target": ("Informe um ramal ou número", "Give an extension or number"),
     "missed": ("Chamada perdida de {number}", "Missed call from {number}"),
-    "withheld": ("número não identificado", "withheld number"),
     "not_done": ("Não realizado", "Not done"),
 })
 
@@ -85,7 +85,7 @@ class CallActions:
         model = self.model  # type: ignore[attr-defined]
         rules = self.session.caller_id_rules()  # type: ignore[attr-defined]
         for missed in model.missed[self._missed_seen:]:
-            number = display_raw(missed.number or "", rules) or T("withheld")
+            number = labels.phone_number(missed.number, rules)
             self.notify(T("missed", number=number), severity="warning", timeout=30)  # type: ignore[attr-defined]
         self._missed_seen = len(model.missed)
 

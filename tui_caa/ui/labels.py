@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tui_caa.domain import CallState, ContactOutcome, Direction, Disposition, ExtensionState, PhoneSlot
+from tui_caa.phone_rules import CallerIdRules, NumberKind
+from tui_caa.phones import InvalidPhoneNumber, display, normalize
 from tui_caa.protocol.messages import LinkState
 from tui_caa.ui.i18n import Catalog
 
 T = Catalog({
+    "withheld": ("número não identificado", "withheld number"),
+    "extension_number": ("ramal {number}", "extension {number}"),
     "offline": ("desconectado", "offline"),
     "idle": ("livre", "idle"),
     "ringing": ("tocando", "ringing"),
@@ -101,3 +105,18 @@ def duration(delta: timedelta | float) -> str:
     hours, rest = divmod(max(seconds, 0), 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes:02}:{seconds:02}"
+
+
+def phone_number(raw: str | None, rules: CallerIdRules | None = None) -> str:
+    """A number from the PBX as a person reads it: "(51) 3333-4444" (a local number gets the site's
+    DDD), "ramal 1002", "número não identificado"; what cannot be read as a number stays as it came."""
+    text = (raw or "").strip()
+    try:
+        number = normalize(text, rules)
+    except InvalidPhoneNumber:
+        return text
+    if number.kind is NumberKind.ANONYMOUS:
+        return T("withheld")
+    if number.kind is NumberKind.EXTENSION:
+        return T("extension_number", number=text)
+    return display(number.e164) if number.e164 else text

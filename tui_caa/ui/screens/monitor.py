@@ -30,7 +30,7 @@ from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, Row
 
 from tui_caa.domain import CallState, ExtensionState
 from tui_caa.domain.telephony import Capability
-from tui_caa.phones import display_raw
+from tui_caa.phone_rules import CallerIdRules
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView, ConsoleModel
@@ -430,6 +430,11 @@ class MonitorScreen(Screen[None]):
             calls[ext].append(call)
         return calls
 
+    @property
+    def _rules(self) -> CallerIdRules:
+        """The PBX's caller-ID rules: a local number is shown with the site's DDD."""
+        return self.app.session.caller_id_rules()  # type: ignore[attr-defined,no-any-return]
+
     # ------------------------------------------------------------------ rows
     def _row_values(self, ext: str, calls: Iterable[CallView], now: datetime) -> RowValues:
         model = self.model
@@ -438,7 +443,7 @@ class MonitorScreen(Screen[None]):
         caller = customer = duration = digits = ""
         if call is not None:
             number = call.number or ""
-            caller = display_raw(number) if number else T("unknown_caller")
+            caller = labels.phone_number(number, self._rules) if number else T("unknown_caller")
             digits = "".join(ch for ch in number if ch.isdigit())
             customer = customer_of(model, call)
             since = call.answered_at or call.started_at
@@ -682,7 +687,8 @@ class MonitorScreen(Screen[None]):
         text = Text()
         text.append(labels.direction(call.direction))
         text.append("  ")
-        text.append(display_raw(call.number) if call.number else T("unknown_caller"), style="bold")
+        text.append(labels.phone_number(call.number, self._rules) if call.number else T("unknown_caller"),
+                    style="bold")
         customer = customer_of(self.model, call)
         if customer:
             text.append(f"\n  {customer}")
@@ -693,7 +699,7 @@ class MonitorScreen(Screen[None]):
         if source is not None:
             text.append(f"\n  {T('source')}: {source.name}", style="dim")
         elif call.ddr:
-            text.append(f"\n  {T('ddr')}: {display_raw(call.ddr)}", style="dim")
+            text.append(f"\n  {T('ddr')}: {labels.phone_number(call.ddr, self._rules)}", style="dim")
         since = call.answered_at or call.started_at
         text.append(f"\n  {labels.call_state(call.state)} · {labels.duration(now - since)}")
         return text

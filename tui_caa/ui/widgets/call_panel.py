@@ -13,7 +13,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from tui_caa.domain import CallState, Capability, Direction
-from tui_caa.phones import display_raw
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView
@@ -129,18 +128,18 @@ class CallPanel(Vertical):
         rules = app.session.caller_id_rules()  # type: ignore[attr-defined]
         text = Text()
         text.append(labels.direction(call.direction) + "  ", style="bold")
-        text.append(display_raw(call.number or "", rules) or "—", style="bold")
+        text.append(labels.phone_number(call.number, rules), style="bold")
         pop = app.model.pops.get(call.call_id)  # type: ignore[attr-defined]
         if pop and pop.lookup and pop.lookup.exact:
             names = ", ".join(m.customer.name for m in pop.lookup.exact[:3])
             text.append(f"  {names}")
         if call.state is CallState.CONSULTING and call.target:  # "consultando 1002", said once
-            text.append(f"   {T('consulting', target=display_raw(call.target, rules) or call.target)}", style="italic")
+            text.append(f"   {T('consulting', target=labels.phone_number(call.target, rules))}", style="italic")
         else:
             text.append(f"   {labels.call_state(call.state)}", style="italic")
         since = call.answered_at or call.started_at
         text.append(f"   {labels.duration(app.clock.now() - since)}")  # type: ignore[attr-defined]
         if call.direction is Direction.INBOUND and call.ddr:
             source = call.traffic_source.name if call.traffic_source else T("unknown_source")
-            text.append(f"\n{T('ddr')} {display_raw(call.ddr, rules)} · {source}", style="dim")
+            text.append(f"\n{T('ddr')} {labels.phone_number(call.ddr, rules)} · {source}", style="dim")
         info.update(text)

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Label, ListItem, ListView, Static
 
 from tui_caa.domain import CustomerMatch, Direction, format_document, format_plate
-from tui_caa.phones import display, display_raw
+from tui_caa.phones import display
 from tui_caa.protocol.messages import ScreenPop
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog
@@ -21,7 +21,6 @@ T = Catalog({
     "waiting": ("Aguardando chamadas. Ao tocar, o cliente aparece aqui.",
                 "Waiting for calls. When one rings, the customer shows here."),
     "caller": ("Chamador", "Caller"),
-    "withheld": ("número não identificado", "withheld number"),
     "ddr": ("DDR {ddr} · origem: {source}", "DDR {ddr} · source: {source}"),
     "no_source": ("não cadastrada", "not registered"),
     "looking": ("Procurando o cliente…", "Looking up the customer…"),
@@ -138,11 +137,10 @@ class CallerPanel(VerticalScroll):
     def _show(self, call: CallView, pop: ScreenPop | None) -> None:
         rules = self.app.session.caller_id_rules()  # type: ignore[attr-defined]
         line = Text(f"{T('caller')}: ", style="bold")
-        number = display_raw(call.number or "", rules)
-        line.append(number or T("withheld"), style="bold")
+        line.append(labels.phone_number(call.number, rules), style="bold")
         if call.ddr:
             source = call.traffic_source or (pop.traffic_source if pop else None)
-            line.append("\n" + T("ddr", ddr=display_raw(call.ddr, rules),
+            line.append("\n" + T("ddr", ddr=labels.phone_number(call.ddr, rules),
                                  source=source.name if source else T("no_source")), style="")
         self.query_one("#caller-line", Static).update(line)
         exact = self.query_one("#exact-matches", ListView)

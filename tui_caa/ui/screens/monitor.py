@@ -13,8 +13,8 @@ How it stays fast with 1,000 extensions changing hundreds of times per second:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -26,14 +26,23 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
-from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from tui_caa.domain import CallState, ExtensionState
-from tui_caa.domain.telephony import Capability
+from tui_caa.domain import ExtensionState
 from tui_caa.phone_rules import CallerIdRules
 from tui_caa.ui import labels
 from tui_caa.ui.i18n import Catalog
 from tui_caa.ui.model import CallView, ConsoleModel
+from tui_caa.ui.screens.monitor_detail import MONITOR_MODES, MonitorDetail
+from tui_caa.ui.screens.monitor_detail import T as DETAIL  # the listen / whisper / barge tips
+from tui_caa.ui.screens.monitor_rows import (
+    MonitorStats,
+    RowValues,
+    current_call,
+    customer_of,
+    extension_sort_key,
+)
+from tui_caa.ui.widgets.extension_table import ExtensionTable
 
 T = Catalog({
     "title": ("Monitor de ramais", "Extension monitor"),
@@ -58,32 +67,6 @@ T = Catalog({
     "first": ("Primeiro", "First"),
     "last": ("Último", "Last"),
     "back": ("Voltar à tabela", "Back to the table"),
-    "listen_tip": ("Ouvir a ligação sem ser ouvido", "Listen to the call without being heard"),
-    "whisper_tip": ("Falar só com o vendedor; o cliente não ouve", "Talk to the seller only; the customer does not hear"),
-    "barge_tip": ("Entrar na ligação: todos se ouvem", "Join the call: everyone hears everyone"),
-    "listen_done": ("Ouvindo o ramal {ext}", "Listening to extension {ext}"),
-    "whisper_done": ("Sussurrando para o ramal {ext}", "Whispering to extension {ext}"),
-    "barge_done": ("Intervindo no ramal {ext}", "Barging into extension {ext}"),
-    "no_selection": ("Selecione um ramal na tabela", "Select an extension in the table"),
-    "not_supported": ("A central {pbx}não permite {what}", "The PBX {pbx}does not support {what}"),
-    "listen_verb": ("ouvir ligações", "listening to calls"),
-    "whisper_verb": ("sussurrar", "whispering"),
-    "barge_verb": ("intervir em ligações", "barging into calls"),
-    "own_extension": ("É o seu próprio ramal", "It is your own extension"),
-    "no_call": ("O ramal {ext} não está em ligação", "Extension {ext} is not in a call"),
-    "not_answered": ("A ligação do ramal {ext} ainda não foi atendida",
-                     "The call on extension {ext} has not been answered yet"),
-    "detail_none": ("Nenhum ramal selecionado", "No extension selected"),
-    "detail_idle": ("Sem ligação no momento", "No call right now"),
-    "calls_title": ("Ligações em curso", "Calls in progress"),
-    "source": ("origem", "source"),
-    "ddr": ("DDR", "DDR"),
-    "unknown_caller": ("número não identificado", "unknown number"),
-    "not_registered": ("sem cadastro", "not in the CRM"),
-    "more_customers": ("+{n}", "+{n}"),
-    "lookup_failed": ("CRM indisponível", "CRM unavailable"),
-    "calls_today": ("{n} ligações hoje", "{n} calls today"),
-    "one_call_today": ("1 ligação hoje", "1 call today"),
 })
 
 #: how often queued changes reach the table (coalescing window)
@@ -105,132 +88,11 @@ COUNT_ORDER = (ExtensionState.IDLE, ExtensionState.RINGING, ExtensionState.DIALI
                ExtensionState.ON_HOLD, ExtensionState.DND, ExtensionState.OFFLINE, ExtensionState.UNKNOWN)
 ALWAYS_COUNTED = frozenset({ExtensionState.IDLE, ExtensionState.RINGING, ExtensionState.IN_CALL,
                             ExtensionState.ON_HOLD, ExtensionState.OFFLINE})
-#: which call an extension row shows when it has several: the one being talked on first
-CALL_PRIORITY = {CallState.ACTIVE: 0, CallState.CONSULTING: 1, CallState.HELD: 2, CallState.RINGING: 3,
-                 CallState.DIALING: 4}
-ANSWERED_STATES = frozenset({CallState.ACTIVE, CallState.CONSULTING, CallState.HELD})
 KEEP = object()  # set_filter(): leave this filter as it is
-MONITOR_MODES = {"listen": Capability.LISTEN, "whisper": Capability.WHISPER, "barge": Capability.BARGE}
 
 
-def extension_sort_key(extension: str) -> tuple[int, int, str]:
-    """Numeric extensions in numeric order (1001 < 1002 < 10010), anything else after them."""
-    return (0, int(extension), extension) if extension.isdigit() else (1, 0, extension)
 
-
-@dataclass(frozen=True, slots=True)
-class RowValues:
-    """What one row shows, as plain comparable values (the cells are rendered from these)."""
-
-    seller: str
-    extension: str
-    state: ExtensionState
-    caller: str
-    customer: str
-    duration: str
-    today: int
-    number_digits: str = ""  # for the filter: "98765" finds "(51) 98765-4321"
-
-    def cell(self, column: str) -> object:
-        return getattr(self, column)
-
-
-@dataclass
-class MonitorStats:
-    """Counters the tests and the benchmark read (what the screen did, not how long it took)."""
-
-    ticks: int = 0  # applies that had something to do
-    rows_applied: int = 0  # rows recomputed by those applies
-    cell_updates: int = 0  # cells written
-    rows_added: int = 0
-    rows_removed: int = 0
-    last_tick_rows: int = 0
-    per_row_updates: Counter[str] = field(default_factory=Counter)  # cell updates per row in the last tick
-
-
-class ExtensionTable(DataTable[Text]):
-    """A DataTable whose cell updates repaint only the rows that changed.
-
-    `DataTable.update_cell` bumps a table-wide counter that is part of every render-cache key, so
-    one changed cell re-renders every visible row. At 200 changes per second over 1,000 extensions
-    that is a full table render on every tick, and a key press waits behind it. `set_row_cells`
-    writes the cells of many rows at once, drops only those rows' cached renders and repaints only
-    their lines. Adding, removing and sorting rows still go through DataTable's own methods.
-    The caches are DataTable internals (Textual 8.2); if they are not there, it falls back to
-    `update_cell`."""
-
-    _CACHES = ("_data", "_row_locations", "_cell_render_cache", "_row_render_cache",
-               "_row_renderable_cache", "_line_cache")
-    _REMOVE_STATE = ("_data", "_row_locations", "_updated_cells", "_require_update_dimensions", "_update_count")
-
-    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None,
-                label: Any = None) -> RowKey:
-        if height != 1:  # set_row_cells maps a row to one line
-            raise ValueError("extension rows are one line high")
-        return super().add_row(*cells, height=height, key=key, label=label)
-
-    def remove_rows(self, keys: Iterable[str]) -> None:
-        """Removes many rows at once. `remove_row` re-indexes every row on each call, so narrowing
-        a filter from 1,000 rows to 10 took ~0.4 s; this re-indexes once (DataTable.remove_row's
-        steps, for a set of rows)."""
-        gone = {RowKey(key) for key in keys}
-        gone = {key for key in gone if key in self.rows}
-        if len(gone) < 8 or not all(hasattr(self, name) for name in self._REMOVE_STATE):
-            for key in gone:
-                self.remove_row(key)
-            return
-        from textual._two_way_dict import TwoWayDict
-
-        self._require_update_dimensions = True
-        self.check_idle()
-        kept = sorted((self._row_locations.get(key), key) for key in self._row_locations if key not in gone)
-        self._row_locations = TwoWayDict({key: index for index, (_, key) in enumerate(kept)})
-        for key in gone:
-            for column_key in self._data.get(key, {}):
-                self._updated_cells.discard(CellKey(key, column_key))
-            del self.rows[key]
-            del self._data[key]
-        self.cursor_coordinate = self.cursor_coordinate
-        self.hover_coordinate = self.hover_coordinate
-        self._update_count += 1
-        self.refresh(layout=True)
-
-    def set_row_cells(self, changes: dict[str, dict[str, Text]]) -> None:
-        """Writes `{row key: {column key: value}}` and repaints those rows only."""
-        if not changes:
-            return
-        if not all(hasattr(self, name) for name in self._CACHES):
-            for row, cells in changes.items():
-                for column, value in cells.items():
-                    self.update_cell(row, column, value)
-            return
-        rows: set[RowKey] = set()
-        for row, cells in changes.items():
-            row_key = RowKey(row)
-            data = self._data[row_key]
-            for column, value in cells.items():
-                data[ColumnKey(column)] = value
-            rows.add(row_key)
-        indices = {self._row_locations.get(row_key) for row_key in rows}
-        header = self.header_height if self.show_header else 0
-        lines = {index + header for index in indices}
-        _discard(self._cell_render_cache, lambda key: key[0] in rows)
-        _discard(self._row_render_cache, lambda key: key[0] in rows)
-        _discard(self._row_renderable_cache, lambda key: key[1] in indices)
-        _discard(self._line_cache, lambda key: key[0] in lines)
-        top = int(self.scroll_offset.y)  # rows out of view repaint when they scroll in
-        bottom = top + self.size.height
-        for index in sorted(indices):
-            if top <= index + header and index < bottom:
-                self.refresh_row(index)
-
-
-def _discard(cache: Any, stale: Callable[[Any], bool]) -> None:
-    for key in [key for key in cache.keys() if stale(key)]:
-        cache.discard(key)
-
-
-class MonitorScreen(Screen[None]):
+class MonitorScreen(MonitorDetail, Screen[None]):
     """Live extension table with counts, filters, a detail panel and listen / whisper / barge."""
 
     CSS_PATH = "monitor.tcss"
@@ -239,9 +101,9 @@ class MonitorScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", T("filter"), id="monitor.filter", tooltip=T("filter_placeholder")),
         Binding("e", "cycle_state", T("state_filter"), id="monitor.state_filter"),
-        Binding("o", "listen", T("listen"), id="monitor.listen", tooltip=T("listen_tip")),
-        Binding("s", "whisper", T("whisper"), id="monitor.whisper", tooltip=T("whisper_tip")),
-        Binding("i", "barge", T("barge"), id="monitor.barge", tooltip=T("barge_tip")),
+        Binding("o", "listen", T("listen"), id="monitor.listen", tooltip=DETAIL("listen_tip")),
+        Binding("s", "whisper", T("whisper"), id="monitor.whisper", tooltip=DETAIL("whisper_tip")),
+        Binding("i", "barge", T("barge"), id="monitor.barge", tooltip=DETAIL("barge_tip")),
         Binding("j", "cursor_down", T("down"), id="monitor.down", show=False),
         Binding("k", "cursor_up", T("up"), id="monitor.up", show=False),
         Binding("g", "cursor_first", T("first"), id="monitor.first", show=False),
@@ -443,7 +305,7 @@ class MonitorScreen(Screen[None]):
         caller = customer = duration = digits = ""
         if call is not None:
             number = call.number or ""
-            caller = labels.phone_number(number, self._rules) if number else T("unknown_caller")
+            caller = labels.phone_number(number, self._rules) if number else DETAIL("unknown_caller")
             digits = "".join(ch for ch in number if ch.isdigit())
             customer = customer_of(model, call)
             since = call.answered_at or call.started_at
@@ -650,146 +512,8 @@ class MonitorScreen(Screen[None]):
     def _row_highlighted(self) -> None:
         self._update_detail()
 
-    # ------------------------------------------------------------------ detail panel
-    def _update_detail(self, *, force: bool = False) -> None:
-        ext = self.selected_extension
-        values = self._values.get(ext) if ext else None
-        key = (ext, values)
-        if not force and key == self._detail_key:
-            return
-        self._detail_key = key
-        title = Text()
-        calls_text = Text()
-        if ext is None or values is None:
-            title.append(T("detail_none"), style="dim")
-        else:
-            title.append(f"{T('extension')} {ext}", style="bold")
-            if values.seller:
-                title.append(f" · {values.seller}")
-            title.append("\n")
-            title.append_text(self._state_cell(values.state))
-            title.append(f" · {T('one_call_today') if values.today == 1 else T('calls_today', n=values.today)}",
-                         style="dim")
-            calls = sorted(self.model.calls_of(ext), key=lambda c: (CALL_PRIORITY.get(c.state, 9), c.started_at))
-            if not calls:
-                calls_text.append(T("detail_idle"), style="dim")
-            else:
-                now = self.now()
-                calls_text.append(T("calls_title"), style="bold underline")
-                for call in calls:
-                    calls_text.append("\n")
-                    calls_text.append_text(self._call_text(call, now))
-        self.query_one("#detail-title", Static).update(title, layout=False)  # fixed sizes: no re-layout
-        self.query_one("#detail-calls", Static).update(calls_text, layout=False)
-        self._update_buttons(ext)
-
-    def _call_text(self, call: CallView, now: datetime) -> Text:
-        text = Text()
-        text.append(labels.direction(call.direction))
-        text.append("  ")
-        text.append(labels.phone_number(call.number, self._rules) if call.number else T("unknown_caller"),
-                    style="bold")
-        customer = customer_of(self.model, call)
-        if customer:
-            text.append(f"\n  {customer}")
-        source = call.traffic_source
-        pop = self.model.pops.get(call.call_id)
-        if source is None and pop is not None:
-            source = pop.traffic_source
-        if source is not None:
-            text.append(f"\n  {T('source')}: {source.name}", style="dim")
-        elif call.ddr:
-            text.append(f"\n  {T('ddr')}: {labels.phone_number(call.ddr, self._rules)}", style="dim")
-        since = call.answered_at or call.started_at
-        text.append(f"\n  {labels.call_state(call.state)} · {labels.duration(now - since)}")
-        return text
-
-    def _update_buttons(self, ext: str | None) -> None:
-        for name, mode in MONITOR_MODES.items():
-            button = self.query_one(f"#monitor-{name}", Button)
-            reason = self.why_not(mode, ext)
-            tooltip = reason or T(f"{name}_tip")
-            if button.disabled != (reason is not None):
-                button.disabled = reason is not None
-            if button.tooltip != tooltip:
-                button.tooltip = tooltip
-
-    # ------------------------------------------------------------------ listen / whisper / barge
-    def why_not(self, mode: Capability, ext: str | None) -> str | None:
-        """Why `mode` cannot be used on `ext` now (None: it can)."""
-        if ext is None:
-            return T("no_selection")
-        session = self.app.session  # type: ignore[attr-defined]
-        if mode not in session.capabilities():
-            name = {Capability.LISTEN: "listen_verb", Capability.WHISPER: "whisper_verb",
-                    Capability.BARGE: "barge_verb"}[mode]
-            return T("not_supported", pbx="", what=T(name))
-        if ext == self.model.extension:
-            return T("own_extension")
-        calls = self.model.calls_of(ext)
-        if not calls:
-            return T("no_call", ext=ext)
-        if not any(c.state in ANSWERED_STATES for c in calls):
-            return T("not_answered", ext=ext)
-        return None
-
-    def _monitor(self, name: str) -> None:
-        mode = MONITOR_MODES[name]
-        ext = self.selected_extension
-        reason = self.why_not(mode, ext)
-        if reason is not None or ext is None:
-            self.notify(reason or T("no_selection"), severity="warning")
-            return
-        session = self.app.session  # type: ignore[attr-defined]
-        target: str = ext
-        self.app.run_command(  # type: ignore[attr-defined]
-            lambda: session.monitor(mode, target),
-            done=lambda _: self.notify(T(f"{name}_done", ext=target)),
-            group="monitor-command",
-        )
-
-    def action_listen(self) -> None:
-        self._monitor("listen")
-
-    def action_whisper(self) -> None:
-        self._monitor("whisper")
-
-    def action_barge(self) -> None:
-        self._monitor("barge")
-
-    @on(Button.Pressed, "#detail-actions Button")
-    def _button(self, event: Button.Pressed) -> None:
-        name = (event.button.id or "").removeprefix("monitor-")
-        if name in MONITOR_MODES:
-            self._monitor(name)
 
 
-def current_call(calls: Iterable[CallView]) -> CallView | None:
-    """The call a row shows: the one being talked on first, then held, ringing, dialing."""
-    best: CallView | None = None
-    best_key: tuple[int, datetime] | None = None
-    for call in calls:
-        key = (CALL_PRIORITY.get(call.state, 9), call.started_at)
-        if best_key is None or key < best_key:
-            best, best_key = call, key
-    return best
 
-
-def customer_of(model: ConsoleModel, call: CallView) -> str:
-    """The customer the pop found for the call: "Ana Souza", "Ana Souza +1" (several), "≈ Ana"
-    (a near match only), "sem cadastro", or "" while the lookup runs."""
-    pop = model.pops.get(call.call_id)
-    if pop is None:
-        return ""
-    if pop.lookup is None:
-        return T("lookup_failed") if pop.error else ""
-    exact = pop.lookup.exact
-    if exact:
-        name = exact[0].customer.name
-        return f"{name} {T('more_customers', n=len(exact) - 1)}" if len(exact) > 1 else name
-    if pop.lookup.near:
-        return f"≈ {pop.lookup.near[0].customer.name}"
-    return T("not_registered") if pop.lookup.e164 else ""
-
-
-__all__ = ["MonitorScreen", "MonitorStats", "RowValues", "current_call", "customer_of", "extension_sort_key"]
+__all__ = ["ExtensionTable", "MonitorScreen", "MonitorStats", "RowValues", "current_call", "customer_of",
+           "extension_sort_key"]

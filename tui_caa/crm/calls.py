@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -105,6 +106,15 @@ class CallOps(StoreBase):
         if found is None:
             raise NotFound(f"no call {pbx_call_id} recorded for extension {extension}", field="pbx_call_id")
         return found
+
+    async def call_counts_since(self, since: datetime) -> dict[str, int]:
+        """How many calls each extension has had since `since` (the monitor's calls of the day)."""
+        async with self._read() as conn:
+            result = await conn.execute(
+                select(call_records.c.extension, func.count())
+                .where(call_records.c.started_at >= since).group_by(call_records.c.extension)
+            )
+            return {extension: count for extension, count in result}
 
     async def recordings(self, limit: int = 1000) -> list[tuple[str, int]]:
         """(recording reference, talk seconds) of the newest recorded calls."""

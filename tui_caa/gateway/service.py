@@ -18,6 +18,8 @@ from tui_caa.crm import CrmStore
 from tui_caa.domain import CallRecord, DomainError, TrafficSource
 from tui_caa.domain.events import (
     CallAnswered,
+    CallEnded,
+    CallEvent,
     CallRinging,
     DriverConnected,
     DriverDisconnected,
@@ -25,6 +27,7 @@ from tui_caa.domain.events import (
     PbxEvent,
 )
 from tui_caa.domain.telephony import Capability, Direction
+from tui_caa.gateway.daily_counts import DailyCallCounts, local_day
 from tui_caa.gateway.hub import Hub, Subscription
 from tui_caa.gateway.outbox import Outbox
 from tui_caa.gateway.recorder import CallRecorder
@@ -72,6 +75,7 @@ class Gateway:
         self.dial_rules = dial_rules or DialRules()
         self.caller_id_rules = caller_id_rules or store.rules
         self.state = PbxState()
+        self.calls_today = DailyCallCounts(local_day(self.clock.now()))
         self.hub = Hub(self._snapshot_for, maxsize=subscriber_backlog)
         self.supervisor = Supervisor(self.clock, self._problems_changed)
         self.recorder = CallRecorder(store, outbox, self.clock, on_written=self._recorded,
@@ -92,6 +96,7 @@ class Gateway:
     # ---- life cycle ----
     async def start(self) -> None:
         await self.refresh_traffic_sources()
+        await self.calls_today.load(self.store)
         # supervised: an unexpected error restarts the task (with backoff) and shows as a problem
         self._spawn(self.supervisor.run(DRIVER_TASK, self._drive, clear_at_start=False), DRIVER_TASK)
         self._spawn(self.supervisor.run(RECORDER_TASK, lambda _restarted: self.recorder.run()), RECORDER_TASK)
@@ -199,12 +204,16 @@ class Gateway:
         # gets its DDR's source and the screen pop as a ringing one does
         joined = (isinstance(event, CallAnswered) and event.direction is Direction.INBOUND and bool(event.extension)
                   and bool(event.call_id) and self.state.call(event.extension or "", event.call_id or "") is None)
+        began = (isinstance(event, CallEvent) and bool(event.extension) and bool(event.call_id)
+                 and self.state.call(event.extension or "", event.call_id or "") is None)
         try:
             record = self.state.apply(event)
         except ValueError as exc:  # an event no call can explain (bad times from a PBX): skip it
             self.bad_events += 1
             log.warning("event skipped: %s (%s)", event, exc)
             return
+        if began and not isinstance(event, CallEnded):  # counted as the consoles' models count
+            self.calls_today.call_began(event.extension or "", event.at)
         source = None
         if isinstance(event, CallRinging) or (joined and isinstance(event, CallAnswered)):
             source = self._source_of(event.ddr)
@@ -297,7 +306,8 @@ class Gateway:
     def _snapshot_for(self, extension: str | None) -> StateSnapshot:
         snapshot = self.state.snapshot(self.clock.now(), extension)
         pops = {c.call_id: self.pops[c.call_id] for c in snapshot.calls if c.call_id in self.pops}
-        return StateSnapshot(snapshot, self.link, pops, self.supervisor.problems)
+        return StateSnapshot(snapshot, self.link, pops, self.supervisor.problems,
+                             self.calls_today.counts(self.clock.now(), extension))
 
     @property
     def capabilities(self) -> frozenset[Capability]:

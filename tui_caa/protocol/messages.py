@@ -50,6 +50,7 @@ class StateSnapshot:
     link: LinkState
     pops: dict[str, ScreenPop] = field(default_factory=dict)  # by call id, for calls under way
     problems: tuple[str, ...] = ()  # what keeps the gateway from working right now (see GatewayProblems)
+    calls_today: dict[str, int] = field(default_factory=dict)  # per extension, the CRM's as well
 
 
 @dataclass(frozen=True, slots=True)

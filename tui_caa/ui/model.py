@@ -133,6 +133,7 @@ class ConsoleModel:
         self.extensions = dict(pbx.extensions)
         self.calls = {(c.extension, c.call_id): CallView.from_active(c, pbx.at) for c in pbx.calls}
         self.pops = dict(snapshot.pops)
+        self.calls_today = dict(snapshot.calls_today)  # the gateway's count includes the CRM's
         self.dirty_extensions |= set(self.extensions)
         # "history": records written while this console lagged behind were announced in what it missed
         return {"link", "problems", "extensions", "calls", "pop", "history"}
